@@ -51,13 +51,12 @@ pub struct ComponentEntry {
     pub previous: Vec<StateInterval>,
 }
 
-/// The first and last time an artifact was seen in an environment, up to the instant asked.
+/// When an artifact was first seen in an environment (only sightings at or before the instant
+/// asked are given).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sighting {
     /// The first snapshot that ran it.
     pub first: SnapshotRef,
-    /// The last snapshot (at or before the instant asked) that ran it.
-    pub last: SnapshotRef,
 }
 
 /// An environment as the store knew it at an instant.
