@@ -1,0 +1,275 @@
+//! One function per command: gather the inputs, call the store and the diff, hand the answer to
+//! the renderer, choose the outcome.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use envtrail_diff::{ArtifactIdentity, Policy};
+use envtrail_model::output::{
+    ASOF_SCHEMA, AsOf, AsOfComponent, ComparisonSide, ENVS_SCHEMA, EnvironmentEvidence,
+    Environments, HISTORY_SCHEMA, History, HistoryEvent, IMPORT_SCHEMA, ImportResult,
+    ImportedSnapshot, Report,
+};
+use envtrail_model::view::EnvironmentState;
+use envtrail_model::{ComponentName, EnvName, Severity, Snapshot, Timestamp};
+use envtrail_store::Store;
+
+use crate::args::{Cli, Command, Format, ReportArgs};
+use crate::config::Config;
+use crate::timearg::{env_name, side, time_or_now};
+use crate::{Outcome, demo, render};
+
+/// Runs the command `cli` names.
+pub fn run(cli: &Cli) -> Result<Outcome> {
+    match &cli.command {
+        Command::Import { files } => import(cli, files),
+        Command::Export { env, at } => export(cli, env, at.as_deref()),
+        Command::Envs => envs(cli),
+        Command::Diff { left, right, at } => diff(cli, left, right, at.as_deref()),
+        Command::Report(args) => report(cli, args),
+        Command::Asof { env, time } => asof(cli, env, time),
+        Command::History { env, component, since, until } => {
+            history(cli, env, component.as_deref(), since.as_deref(), until.as_deref())
+        }
+        Command::Verify => verify(cli),
+        Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
+    }
+}
+
+/// A next step for errors that have an obvious one.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    let text = format!("{err:#}");
+    if text.contains("no store at") {
+        Some("import snapshots first: envtrail import SNAPSHOT.json (or pass --db PATH)".into())
+    } else if text.contains("no promotion path") {
+        Some("pass --path dev,staging,prod or set promotion.path in envtrail.toml".into())
+    } else {
+        None
+    }
+}
+
+/// Opens an existing store for reading: a missing file is an error, not a new empty store.
+fn open_existing(db: &Path) -> Result<Store> {
+    if !db.exists() {
+        bail!("no store at {}", db.display());
+    }
+    Store::open(db).with_context(|| format!("opening store {}", db.display()))
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn import(cli: &Cli, files: &[std::path::PathBuf]) -> Result<Outcome> {
+    // Read and validate every file before storing any: one bad file stores nothing.
+    let mut snapshots: Vec<(String, Snapshot)> = Vec::with_capacity(files.len());
+    for file in files {
+        let snapshot = envtrail_collect_file::read_snapshot_file(file)?;
+        snapshots.push((file.display().to_string(), snapshot));
+    }
+    // Oldest first, so that `envtrail import *.json` stores each environment's history in order.
+    snapshots.sort_by_key(|(_, s)| s.taken_at);
+    let mut store =
+        Store::open(&cli.db).with_context(|| format!("opening store {}", cli.db.display()))?;
+    let mut imported = Vec::with_capacity(snapshots.len());
+    for (file, snapshot) in snapshots {
+        let outcome = store.import(snapshot).with_context(|| format!("{file}: not stored"))?;
+        imported.push(ImportedSnapshot {
+            file,
+            snapshot: outcome.snapshot,
+            stored: outcome.stored,
+            components_changed: outcome.components_changed,
+            components: outcome.components,
+        });
+    }
+    let result = ImportResult { schema: IMPORT_SCHEMA.into(), imported };
+    print(&render::import(&result, cli.format)?)?;
+    Ok(Outcome::Success)
+}
+
+fn export(cli: &Cli, env: &str, at: Option<&str>) -> Result<Outcome> {
+    let store = open_existing(&cli.db)?;
+    let env = env_name(env)?;
+    let at = time_or_now(at, "--at")?;
+    let snapshot = store
+        .export(&env, at)?
+        .ok_or_else(|| anyhow!("environment {env}: no snapshot at or before {}", fmt_time(&at)))?;
+    print(&serde_json::to_string_pretty(&snapshot)?)?;
+    Ok(Outcome::Success)
+}
+
+fn envs(cli: &Cli) -> Result<Outcome> {
+    let store = open_existing(&cli.db)?;
+    let environments = Environments { schema: ENVS_SCHEMA.into(), environments: store.environments()? };
+    print(&render::envs(&environments, cli.format, chrono::Utc::now())?)?;
+    Ok(Outcome::Success)
+}
+
+fn state_at(store: &Store, env: &EnvName, at: Timestamp, history: bool) -> Result<EnvironmentState> {
+    store
+        .environment_state(env, at, history)?
+        .ok_or_else(|| anyhow!("environment {env}: no snapshot at or before {}", fmt_time(&at)))
+}
+
+fn diff(cli: &Cli, left: &str, right: &str, at: Option<&str>) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let store = open_existing(&cli.db)?;
+    let default_at = time_or_now(at, "--at")?;
+    let (left_env, left_at) = side(left, default_at)?;
+    let (right_env, right_at) = side(right, default_at)?;
+    let left_state = state_at(&store, &left_env, left_at, false)?;
+    let right_state = state_at(&store, &right_env, right_at, false)?;
+    let links = store.artifact_links()?;
+    let comparison = envtrail_diff::compare(&left_state, &right_state, &links, &config.policy)?;
+    debug_assert_eq!(comparison.left.environment, left_env);
+    print(&render::comparison(&comparison, cli.format)?)?;
+    Ok(Outcome::Success)
+}
+
+/// Builds a report from a store: shared by `report` and `demo`.
+pub fn build_report(
+    store: &Store,
+    path: &[EnvName],
+    at: Timestamp,
+    policy: &Policy,
+) -> Result<Report> {
+    let input = store.report_input(path, at)?;
+    let mut report = envtrail_diff::report(&input, policy)?;
+    report.chain_head = store.chain_head()?;
+    Ok(report)
+}
+
+/// The outcome for a report and a threshold.
+pub fn outcome_for(report: &Report, fail_on: Option<Severity>) -> Outcome {
+    match (fail_on, report.summary.highest) {
+        (Some(threshold), Some(highest)) if highest >= threshold => {
+            Outcome::FindingsAtOrAboveThreshold
+        }
+        _ => Outcome::Success,
+    }
+}
+
+fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let path: Vec<EnvName> = match &args.path {
+        Some(names) => names.iter().map(|n| env_name(n)).collect::<Result<_>>()?,
+        None => config.path.clone(),
+    };
+    if path.is_empty() {
+        bail!("no promotion path");
+    }
+    let unique: BTreeSet<_> = path.iter().collect();
+    if unique.len() != path.len() {
+        bail!("argument --path: an environment appears twice");
+    }
+    let at = time_or_now(args.at.as_deref(), "--at")?;
+    let store = open_existing(&cli.db)?;
+    let report = build_report(&store, &path, at, &config.policy)?;
+    print(&render::report(&report, cli.format)?)?;
+    Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
+}
+
+/// Evidence for one environment state.
+pub fn evidence_of(state: &EnvironmentState) -> EnvironmentEvidence {
+    EnvironmentEvidence {
+        environment: state.environment.clone(),
+        snapshot: Some(state.snapshot.clone()),
+        next: state.next.clone(),
+        sources: state.sources.clone(),
+        complete: state.is_complete(),
+    }
+}
+
+fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
+    let store = open_existing(&cli.db)?;
+    let env = env_name(env)?;
+    let at = envtrail_model::parse_time(time).context("argument TIME")?;
+    let state = state_at(&store, &env, at, false)?;
+    let components = state
+        .components
+        .iter()
+        .map(|(name, entry)| AsOfComponent {
+            component: name.clone(),
+            since: entry.current.from.clone(),
+            state_hash: entry.current.state_hash.clone(),
+            artifacts: entry.current.state.artifact_digests().into_iter().collect(),
+            workloads: entry.current.state.workloads.clone(),
+            infrastructure: entry.current.state.infrastructure.clone(),
+        })
+        .collect();
+    let answer = AsOf {
+        schema: ASOF_SCHEMA.into(),
+        at,
+        evidence: evidence_of(&state),
+        components,
+        artifacts: state.artifacts.values().cloned().collect(),
+    };
+    print(&render::asof(&answer, cli.format)?)?;
+    Ok(Outcome::Success)
+}
+
+fn history(
+    cli: &Cli,
+    env: &str,
+    component: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let store = open_existing(&cli.db)?;
+    let env = env_name(env)?;
+    let component: Option<ComponentName> = component
+        .map(|c| c.parse().with_context(|| format!("argument --component {c:?}")))
+        .transpose()?;
+    let since = since.map(|s| envtrail_model::parse_time(s).context("argument --since")).transpose()?;
+    let until = until.map(|s| envtrail_model::parse_time(s).context("argument --until")).transpose()?;
+    let identity = ArtifactIdentity::new(&store.artifact_links()?);
+    let changes = store.history(&env, component.as_ref(), since, until)?;
+    let events = changes
+        .iter()
+        .filter_map(|change| {
+            envtrail_diff::component_change(
+                &change.component,
+                change.before.as_deref(),
+                change.after.as_deref(),
+                change.incomplete_sources.is_empty(),
+                &identity,
+                &config.policy,
+            )
+            .map(|detail| HistoryEvent {
+                snapshot: change.snapshot.clone(),
+                previous: change.previous.clone(),
+                change: detail,
+            })
+        })
+        .collect();
+    let answer =
+        History { schema: HISTORY_SCHEMA.into(), environment: env, component, since, until, events };
+    print(&render::history(&answer, cli.format)?)?;
+    Ok(Outcome::Success)
+}
+
+fn verify(cli: &Cli) -> Result<Outcome> {
+    let store = open_existing(&cli.db)?;
+    let result = store.verify()?;
+    print(&render::verify(&result, cli.format)?)?;
+    if !result.ok {
+        let first = result.problems.first().map(|p| p.message.as_str()).unwrap_or("unknown problem");
+        bail!("store {} failed verification: {first}", cli.db.display());
+    }
+    Ok(Outcome::Success)
+}
+
+/// Times as envtrail prints them.
+pub fn fmt_time(t: &Timestamp) -> String {
+    envtrail_model::time::format_time(t)
+}
+
