@@ -1,0 +1,1 @@
+//! Report-level tests: one per finding kind, positive and negative, plus the contract negatives.
