@@ -76,3 +76,71 @@ mod tests {
         assert_eq!(human(chrono::Duration::hours(76)), "3d 4h");
     }
 }
+
+#[cfg(test)]
+mod finding_tests {
+    use envtrail_model::{FindingKind, SourceStatus};
+
+    use crate::test_support::*;
+
+    #[test]
+    fn collection_gap_per_incomplete_source_with_its_error() {
+        let prod = EnvBuilder::at("prod")
+            .source("aws/prod", SourceStatus::Failed, Some("ExpiredToken"))
+            .source("tf/prod", SourceStatus::Partial, None)
+            .source("oci", SourceStatus::Ok, None);
+        let report = run(&input(&["prod"], vec![Some(prod.build())]));
+        let gaps = of_kind(&report, FindingKind::CollectionGap);
+        assert_eq!(gaps.len(), 2, "{:?}", report.findings);
+        assert_eq!(gaps[0].keys, ["aws/prod"]);
+        assert!(
+            gaps[0].message.contains("failed: ExpiredToken"),
+            "{}",
+            gaps[0].message
+        );
+        assert_eq!(gaps[1].keys, ["tf/prod"]);
+        assert!(gaps.iter().all(|g| g.component.is_none()));
+        assert!(!report.environments[0].complete);
+    }
+
+    #[test]
+    fn complete_sources_are_no_gap() {
+        let report = run(&input(
+            &["prod"],
+            vec![Some(EnvBuilder::at("prod").build())],
+        ));
+        assert!(report.findings.is_empty());
+        assert!(report.environments[0].complete);
+    }
+
+    #[test]
+    fn stale_snapshot_past_the_allowed_age() {
+        let old = EnvBuilder::new("prod", snap("prod", 1, 30));
+        let fresh = EnvBuilder::new("dev", snap("dev", 1, 23));
+        let report = run(&input(
+            &["dev", "prod"],
+            vec![Some(fresh.build()), Some(old.build())],
+        ));
+        assert_eq!(summary_lines(&report), ["stale_snapshot prod -"]);
+        assert!(
+            report.findings[0].message.contains("1d 6h old"),
+            "{}",
+            report.findings[0].message
+        );
+    }
+
+    #[test]
+    fn environment_without_snapshot_is_stale() {
+        let report = run(&input(
+            &["dev", "prod"],
+            vec![None, Some(EnvBuilder::at("prod").build())],
+        ));
+        assert_eq!(summary_lines(&report), ["stale_snapshot dev -"]);
+        assert!(
+            report.findings[0]
+                .message
+                .contains("no snapshot at or before 2026-03-10T12:00:00Z")
+        );
+        assert_eq!(report.environments[0].snapshot, None);
+    }
+}

@@ -54,3 +54,52 @@ pub(crate) fn mixed_versions(
     f.evidence.extend(env.current());
     out.push(f);
 }
+
+#[cfg(test)]
+mod tests {
+    use envtrail_model::FindingKind;
+
+    use crate::test_support::*;
+
+    fn report_for(state: envtrail_model::ComponentState) -> envtrail_model::output::Report {
+        let mut i = input(
+            &["prod"],
+            vec![Some(EnvBuilder::at("prod").component("api", state).build())],
+        );
+        i.artifact_links = vec![(digest(11), digest(10))];
+        run(&i)
+    }
+
+    #[test]
+    fn one_container_with_two_digests_is_mixed() {
+        let report = report_for(
+            StateBuilder::new()
+                .container("app", &[digest(1), digest(2)])
+                .build(),
+        );
+        assert_eq!(summary_lines(&report), ["mixed_versions prod api"]);
+        let f = &report.findings[0];
+        assert_eq!(f.keys, ["Deployment/app/main/app"]);
+        assert_eq!(f.digests.len(), 2);
+    }
+
+    #[test]
+    fn sidecar_or_index_and_platform_are_not_mixed() {
+        let sidecar = StateBuilder::new()
+            .container("app", &[digest(1)])
+            .container("envoy", &[digest(5)])
+            .container_in("Deployment/app/other", "app", &[digest(2)])
+            .build();
+        let report = report_for(sidecar);
+        assert!(
+            of_kind(&report, FindingKind::MixedVersions).is_empty(),
+            "{:?}",
+            report.findings
+        );
+
+        let same = StateBuilder::new()
+            .container("app", &[digest(10), digest(11)])
+            .build();
+        assert!(report_for(same).findings.is_empty());
+    }
+}

@@ -72,3 +72,87 @@ pub(crate) fn out_of_band(
     }
     out.push(f);
 }
+
+#[cfg(test)]
+mod tests {
+    use envtrail_model::FindingKind;
+
+    use crate::test_support::*;
+
+    fn state(d: u32, log: &str) -> envtrail_model::ComponentState {
+        StateBuilder::new()
+            .container("app", &[digest(d)])
+            .config("LOG_LEVEL", log)
+            .build()
+    }
+
+    fn report_for(prod: EnvBuilder) -> envtrail_model::output::Report {
+        run(&input(&["prod"], vec![Some(prod.build())]))
+    }
+
+    #[test]
+    fn config_edited_live_is_out_of_band() {
+        let prod = EnvBuilder::new("prod", snap("prod", 3, 1))
+            .component_since("api", state(1, "debug"), snap("prod", 2, 10))
+            .previous(
+                "api",
+                state(1, "info"),
+                snap("prod", 1, 20),
+                snap("prod", 2, 10),
+            );
+        let report = report_for(prod);
+        assert_eq!(summary_lines(&report), ["out_of_band_change prod api"]);
+        let f = &report.findings[0];
+        assert_eq!(f.keys, ["LOG_LEVEL"]);
+        assert_eq!(f.digests, [digest(1)]);
+        let roles: Vec<_> = f
+            .evidence
+            .iter()
+            .map(|e| (e.role.as_str(), e.snapshot.seq))
+            .collect();
+        assert_eq!(roles, [("before_change", 1), ("after_change", 2)]);
+        assert!(
+            !f.message.contains("debug") && !f.message.contains("info"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn config_changed_with_a_deployment_is_not_out_of_band() {
+        let prod = EnvBuilder::new("prod", snap("prod", 3, 1))
+            .component_since("api", state(2, "debug"), snap("prod", 2, 10))
+            .previous(
+                "api",
+                state(1, "info"),
+                snap("prod", 1, 20),
+                snap("prod", 2, 10),
+            );
+        assert!(report_for(prod).findings.is_empty());
+    }
+
+    #[test]
+    fn out_of_band_change_ends_at_the_next_deployment() {
+        // info → debug live on d1, then d2 deployed: nothing to report any more.
+        let prod = EnvBuilder::new("prod", snap("prod", 4, 1))
+            .component_since("api", state(2, "debug"), snap("prod", 3, 5))
+            .previous(
+                "api",
+                state(1, "info"),
+                snap("prod", 1, 20),
+                snap("prod", 2, 10),
+            )
+            .previous(
+                "api",
+                state(1, "debug"),
+                snap("prod", 2, 10),
+                snap("prod", 3, 5),
+            );
+        let report = report_for(prod);
+        assert!(
+            of_kind(&report, FindingKind::OutOfBandChange).is_empty(),
+            "{:?}",
+            report.findings
+        );
+    }
+}

@@ -49,3 +49,119 @@ pub(crate) fn missing(ctx: &Context<'_>, k: usize, name: &ComponentName, out: &m
     f.evidence.extend(d.current());
     out.push(f);
 }
+
+#[cfg(test)]
+mod tests {
+    use envtrail_model::{FindingKind, SourceStatus};
+
+    use crate::test_support::*;
+
+    fn path(
+        dev: Option<EnvBuilder>,
+        staging: EnvBuilder,
+        prod: EnvBuilder,
+    ) -> envtrail_model::output::Report {
+        run(&input(
+            &["dev", "staging", "prod"],
+            vec![
+                dev.map(EnvBuilder::build),
+                Some(staging.build()),
+                Some(prod.build()),
+            ],
+        ))
+    }
+
+    fn base(name: &str) -> EnvBuilder {
+        EnvBuilder::at(name).component("api", runs(&[digest(1)]))
+    }
+
+    #[test]
+    fn orphan_component_runs_nowhere_upstream() {
+        let report = path(
+            Some(base("dev")),
+            base("staging"),
+            base("prod").component("legacy", runs(&[digest(7)])),
+        );
+        let orphans = of_kind(&report, FindingKind::OrphanComponent);
+        assert_eq!(orphans.len(), 1, "{:?}", report.findings);
+        assert_eq!(orphans[0].component, Some(component("legacy")));
+        assert_eq!(orphans[0].environment, env("prod"));
+    }
+
+    #[test]
+    fn no_orphan_while_upstream_is_incomplete_or_missing() {
+        let legacy = || base("prod").component("legacy", runs(&[digest(7)]));
+        let failed = base("staging").source("aws/staging", SourceStatus::Failed, Some("timeout"));
+        let report = path(Some(base("dev")), failed, legacy());
+        assert!(
+            of_kind(&report, FindingKind::OrphanComponent).is_empty(),
+            "{:?}",
+            report.findings
+        );
+        assert_eq!(of_kind(&report, FindingKind::CollectionGap).len(), 1);
+
+        let report = path(None, base("staging"), legacy());
+        assert!(
+            of_kind(&report, FindingKind::OrphanComponent).is_empty(),
+            "{:?}",
+            report.findings
+        );
+    }
+
+    #[test]
+    fn component_further_upstream_is_not_orphan() {
+        let dev = base("dev").component("beta", runs(&[digest(7)]));
+        let report = path(
+            Some(dev),
+            base("staging"),
+            base("prod").component("beta", runs(&[digest(7)])),
+        );
+        assert!(
+            of_kind(&report, FindingKind::OrphanComponent).is_empty(),
+            "{:?}",
+            report.findings
+        );
+        // staging lacks it: that is a missing component, reported on staging.
+        let missing = of_kind(&report, FindingKind::MissingComponent);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].environment, env("staging"));
+        assert_eq!(missing[0].related_environment, Some(env("dev")));
+    }
+
+    #[test]
+    fn missing_component_runs_upstream_only() {
+        let staging = base("staging").component("worker", runs(&[digest(5)]));
+        let report = path(
+            Some(base("dev").component("worker", runs(&[digest(5)]))),
+            staging,
+            base("prod"),
+        );
+        assert_eq!(summary_lines(&report), ["missing_component prod worker"]);
+        assert!(
+            report.findings[0]
+                .message
+                .contains("runs in staging but not in prod")
+        );
+    }
+
+    #[test]
+    fn failed_source_never_yields_missing_component() {
+        let staging = base("staging").component("worker", runs(&[digest(5)]));
+        let prod = base("prod").source(
+            "aws/prod",
+            SourceStatus::Partial,
+            Some("AccessDenied on ecs"),
+        );
+        let report = path(
+            Some(base("dev").component("worker", runs(&[digest(5)]))),
+            staging,
+            prod,
+        );
+        assert!(
+            of_kind(&report, FindingKind::MissingComponent).is_empty(),
+            "{:?}",
+            report.findings
+        );
+        assert_eq!(summary_lines(&report), ["collection_gap prod -"]);
+    }
+}

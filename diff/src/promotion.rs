@@ -170,3 +170,278 @@ pub(crate) fn promotion(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use envtrail_model::{FindingKind, SourceStatus};
+
+    use crate::test_support::*;
+
+    const PENDING: FindingKind = FindingKind::PendingPromotion;
+    const HOTFIX: FindingKind = FindingKind::UnpromotedHotfix;
+    const SKIPPED: FindingKind = FindingKind::SkippedEnvironment;
+    const ORDER: FindingKind = FindingKind::OutOfOrderPromotion;
+
+    fn promotion_kinds(report: &envtrail_model::output::Report) -> Vec<String> {
+        summary_lines(report)
+            .into_iter()
+            .filter(|l| {
+                [PENDING, HOTFIX, SKIPPED, ORDER]
+                    .iter()
+                    .any(|k| l.starts_with(k.as_str()))
+            })
+            .collect()
+    }
+
+    /// dev moved on to d2; staging still runs d1, which dev ran before.
+    fn behind() -> (EnvBuilder, EnvBuilder) {
+        let dev = EnvBuilder::at("dev")
+            .component_since("api", runs(&[digest(2)]), snap("dev", 2, 5))
+            .seen(&digest(1), snap("dev", 1, 20));
+        let staging = EnvBuilder::at("staging").component_since(
+            "api",
+            runs(&[digest(1)]),
+            snap("staging", 1, 10),
+        );
+        (dev, staging)
+    }
+
+    #[test]
+    fn pending_promotion_when_downstream_is_behind() {
+        let (dev, staging) = behind();
+        let report = run(&input(
+            &["dev", "staging"],
+            vec![Some(dev.build()), Some(staging.build())],
+        ));
+        assert_eq!(promotion_kinds(&report), ["pending_promotion staging api"]);
+        let f = of_kind(&report, PENDING)[0];
+        assert_eq!(f.related_environment, Some(env("dev")));
+        let mut want = vec![digest(1), digest(2)];
+        want.sort();
+        assert_eq!(f.digests, want);
+        assert!(f.message.contains(&digest(2).short()), "{}", f.message);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.role == "first_seen" && e.snapshot.seq == 2)
+        );
+    }
+
+    #[test]
+    fn no_pending_when_downstream_already_ran_it_or_runs_the_same() {
+        // staging ran d2 before and rolled back to d1: not "not received yet".
+        let (dev, staging) = behind();
+        let staging = staging.seen(&digest(2), snap("staging", 1, 10));
+        let report = run(&input(
+            &["dev", "staging"],
+            vec![Some(dev.build()), Some(staging.build())],
+        ));
+        assert!(promotion_kinds(&report).is_empty(), "{:?}", report.findings);
+
+        let dev = EnvBuilder::at("dev").component("api", runs(&[digest(1)]));
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(1)]));
+        let report = run(&input(
+            &["dev", "staging"],
+            vec![Some(dev.build()), Some(staging.build())],
+        ));
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn unpromoted_hotfix_when_never_seen_upstream() {
+        let dev = EnvBuilder::at("dev").component("api", runs(&[digest(1)]));
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(1)]));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(9)]));
+        let report = run(&input(
+            &["dev", "staging", "prod"],
+            vec![Some(dev.build()), Some(staging.build()), Some(prod.build())],
+        ));
+        assert_eq!(promotion_kinds(&report), ["unpromoted_hotfix prod api"]);
+        let f = of_kind(&report, HOTFIX)[0];
+        assert_eq!(f.digests, [digest(9)]);
+        assert_eq!(f.related_environment, Some(env("staging")));
+        assert!(f.message.contains("dev, staging"), "{}", f.message);
+    }
+
+    #[test]
+    fn no_hotfix_when_seen_upstream_earlier() {
+        // staging ran d9 once (now back on d1), so prod's d9 came through staging.
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(1)]))
+            .seen(&digest(9), snap("staging", 1, 30));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(9)]));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert!(of_kind(&report, HOTFIX).is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn hotfix_not_claimed_when_upstream_cannot_vouch() {
+        // staging's source failed and it did not report api: it may run d9, unreported.
+        let staging = EnvBuilder::at("staging")
+            .component("web", runs(&[digest(3)]))
+            .source("aws/staging", SourceStatus::Failed, Some("403"));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(9)]));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert!(of_kind(&report, HOTFIX).is_empty(), "{:?}", report.findings);
+
+        // An upstream environment with no snapshot at all cannot vouch either.
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(1)]));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(9)]));
+        let report = run(&input(
+            &["dev", "staging", "prod"],
+            vec![None, Some(staging.build()), Some(prod.build())],
+        ));
+        assert!(of_kind(&report, HOTFIX).is_empty(), "{:?}", report.findings);
+
+        // But a partial upstream that did report the component does vouch for it.
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(1)]))
+            .source("aws/staging", SourceStatus::Partial, Some("throttled"));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(9)]));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert_eq!(of_kind(&report, HOTFIX).len(), 1, "{:?}", report.findings);
+    }
+
+    #[test]
+    fn skipped_environment_when_seen_further_up_only() {
+        let dev = EnvBuilder::at("dev")
+            .component("api", runs(&[digest(3)]))
+            .seen(&digest(2), snap("dev", 1, 30));
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(2)]));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(3)]));
+        let report = run(&input(
+            &["dev", "staging", "prod"],
+            vec![Some(dev.build()), Some(staging.build()), Some(prod.build())],
+        ));
+        // Not a hotfix (dev ran it) and not pending (prod is not behind staging); staging itself
+        // is behind dev.
+        assert_eq!(
+            promotion_kinds(&report),
+            [
+                "skipped_environment prod api",
+                "pending_promotion staging api"
+            ]
+        );
+        let f = of_kind(&report, SKIPPED)[0];
+        assert_eq!(f.related_environment, Some(env("staging")));
+        assert_eq!(f.digests, [digest(3)]);
+        assert!(
+            f.message.contains("ran in dev but never in staging"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn no_skipped_environment_when_it_went_through() {
+        let dev = EnvBuilder::at("dev").component("api", runs(&[digest(4)]));
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(4)]))
+            .seen(&digest(3), snap("staging", 1, 40));
+        let prod =
+            EnvBuilder::at("prod").component_since("api", runs(&[digest(3)]), snap("prod", 1, 20));
+        let dev = dev.seen(&digest(3), snap("dev", 1, 50));
+        let report = run(&input(
+            &["dev", "staging", "prod"],
+            vec![Some(dev.build()), Some(staging.build()), Some(prod.build())],
+        ));
+        assert!(
+            of_kind(&report, SKIPPED).is_empty(),
+            "{:?}",
+            report.findings
+        );
+        assert_eq!(promotion_kinds(&report), ["pending_promotion prod api"]);
+    }
+
+    #[test]
+    fn out_of_order_when_downstream_ran_it_first() {
+        // prod has run d2 for 20h; staging first ran it 10h ago and has moved on to d3.
+        let staging = EnvBuilder::at("staging")
+            .component_since("api", runs(&[digest(3)]), snap("staging", 2, 5))
+            .seen(&digest(2), snap("staging", 1, 10));
+        let prod =
+            EnvBuilder::at("prod").component_since("api", runs(&[digest(2)]), snap("prod", 1, 20));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        // It co-occurs with pending: staging's d3 has not reached prod.
+        assert_eq!(
+            promotion_kinds(&report),
+            [
+                "out_of_order_promotion prod api",
+                "pending_promotion prod api"
+            ]
+        );
+        let f = of_kind(&report, ORDER)[0];
+        assert_eq!(f.digests, [digest(2)]);
+        let roles: Vec<_> = f
+            .evidence
+            .iter()
+            .map(|e| (e.role.as_str(), e.snapshot.environment.as_str()))
+            .collect();
+        assert_eq!(roles, [("first_seen", "prod"), ("first_seen", "staging")]);
+    }
+
+    #[test]
+    fn no_out_of_order_when_upstream_ran_it_first() {
+        let staging = EnvBuilder::at("staging")
+            .component_since("api", runs(&[digest(3)]), snap("staging", 2, 5))
+            .seen(&digest(2), snap("staging", 1, 30));
+        let prod =
+            EnvBuilder::at("prod").component_since("api", runs(&[digest(2)]), snap("prod", 1, 20));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert!(of_kind(&report, ORDER).is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn unknown_artifacts_yield_no_promotion_finding() {
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(1)]));
+        let prod = EnvBuilder::at("prod")
+            .component("api", StateBuilder::new().container_unknown("app").build());
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert!(promotion_kinds(&report).is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn index_and_platform_digest_are_one_artifact() {
+        // staging runs the index d10, prod the platform manifest d11 inside it.
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(10)]));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(11)]));
+        let mut i = input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        );
+        i.artifact_links = vec![(digest(11), digest(10))];
+        let report = run(&i);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+
+        // The same link recorded only in an artifact fact; staging has since moved on to d12.
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(12)]))
+            .seen(&digest(10), snap("staging", 1, 30));
+        let prod = EnvBuilder::at("prod")
+            .component("api", runs(&[digest(11)]))
+            .index(&digest(11), &digest(10));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert_eq!(promotion_kinds(&report), ["pending_promotion prod api"]);
+    }
+}

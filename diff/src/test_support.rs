@@ -327,3 +327,33 @@ pub fn input(path: &[&str], envs: Vec<Option<EnvironmentState>>) -> ReportInput 
         artifact_links: vec![],
     }
 }
+
+/// The report for `input` under the default policy.
+pub fn run(input: &ReportInput) -> envtrail_model::output::Report {
+    crate::report(input, &crate::Policy::default()).unwrap()
+}
+
+/// The findings of `kind`.
+pub fn of_kind(
+    report: &envtrail_model::output::Report,
+    kind: envtrail_model::FindingKind,
+) -> Vec<&envtrail_model::Finding> {
+    report.findings.iter().filter(|f| f.kind == kind).collect()
+}
+
+/// Every finding as `kind env component` (component `-` when none), in report order.
+pub fn summary_lines(report: &envtrail_model::output::Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            let c = f.component.as_ref().map_or("-", |c| c.as_str());
+            format!("{} {} {c}", f.kind, f.environment)
+        })
+        .collect()
+}
+
+/// A one-container state running `digests`.
+pub fn runs(digests: &[Digest]) -> ComponentState {
+    StateBuilder::new().container("app", digests).build()
+}
