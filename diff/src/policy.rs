@@ -159,3 +159,168 @@ impl CompiledPolicy {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Days;
+    use envtrail_model::{FindingKind, Severity, SourceStatus};
+
+    use super::*;
+    use crate::test_support::*;
+
+    /// staging and prod: `payments` drifts in config, `legacy` is an orphan, prod has a gap.
+    fn input_with_findings() -> envtrail_model::view::ReportInput {
+        let staging = EnvBuilder::at("staging").component(
+            "payments",
+            StateBuilder::new()
+                .container("a", &[digest(1)])
+                .config("K", "1")
+                .build(),
+        );
+        let prod = EnvBuilder::at("prod")
+            .component(
+                "payments",
+                StateBuilder::new()
+                    .container("a", &[digest(1)])
+                    .config("K", "2")
+                    .build(),
+            )
+            .component("legacy", runs(&[digest(7)]))
+            .source("aws/prod", SourceStatus::Failed, Some("boom"));
+        input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        )
+    }
+
+    fn rule(kind: FindingKind, component: &str, expires: Option<NaiveDate>) -> IgnoreRule {
+        IgnoreRule {
+            kind,
+            component: component.into(),
+            expires,
+            reason: Some("known".into()),
+        }
+    }
+
+    #[test]
+    fn ignore_rules_move_findings_and_are_counted() {
+        let policy = Policy {
+            ignores: vec![rule(FindingKind::ConfigDrift, "pay*", None)],
+            ..Policy::default()
+        };
+        let report = crate::report(&input_with_findings(), &policy).unwrap();
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.kind != FindingKind::ConfigDrift)
+        );
+        assert_eq!(report.ignored.len(), 1);
+        assert_eq!(report.ignored[0].finding.kind, FindingKind::ConfigDrift);
+        assert_eq!(report.ignored[0].rule.component, "pay*");
+        assert_eq!(report.ignored[0].rule.reason.as_deref(), Some("known"));
+        assert_eq!(report.summary.ignored, 1);
+        assert_eq!(report.summary.total, report.findings.len());
+        assert!(
+            !report
+                .summary
+                .by_kind
+                .contains_key(&FindingKind::ConfigDrift)
+        );
+    }
+
+    #[test]
+    fn expired_ignore_rules_do_not_apply() {
+        let today = t0().date_naive();
+        let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
+        let expired = Policy {
+            ignores: vec![rule(
+                FindingKind::OrphanComponent,
+                "legacy",
+                Some(yesterday),
+            )],
+            ..Policy::default()
+        };
+        let report = crate::report(&input_with_findings(), &expired).unwrap();
+        assert!(report.ignored.is_empty());
+        assert_eq!(report.summary.ignored, 0);
+
+        let last_day = Policy {
+            ignores: vec![rule(FindingKind::OrphanComponent, "legacy", Some(today))],
+            ..Policy::default()
+        };
+        let report = crate::report(&input_with_findings(), &last_day).unwrap();
+        assert_eq!(report.ignored.len(), 1);
+        assert_eq!(
+            report.ignored[0].rule.expires.as_deref(),
+            Some("2026-03-10")
+        );
+    }
+
+    #[test]
+    fn component_less_findings_match_only_star() {
+        let policy = Policy {
+            ignores: vec![
+                rule(FindingKind::CollectionGap, "a*", None),
+                rule(FindingKind::OrphanComponent, "pay*", None),
+            ],
+            ..Policy::default()
+        };
+        let report = crate::report(&input_with_findings(), &policy).unwrap();
+        assert!(report.ignored.is_empty(), "{:?}", report.ignored);
+
+        let star = Policy {
+            ignores: vec![rule(FindingKind::CollectionGap, "*", None)],
+            ..Policy::default()
+        };
+        let report = crate::report(&input_with_findings(), &star).unwrap();
+        assert_eq!(report.ignored.len(), 1);
+        assert_eq!(report.ignored[0].finding.kind, FindingKind::CollectionGap);
+    }
+
+    #[test]
+    fn severity_overrides_apply_and_drive_the_summary() {
+        let default = crate::report(&input_with_findings(), &Policy::default()).unwrap();
+        let drift = |r: &envtrail_model::output::Report| {
+            r.findings
+                .iter()
+                .find(|f| f.kind == FindingKind::ConfigDrift)
+                .unwrap()
+                .severity
+        };
+        assert_eq!(drift(&default), Severity::Low);
+        let policy = Policy {
+            severities: BTreeMap::from([(FindingKind::ConfigDrift, Severity::Critical)]),
+            ..Policy::default()
+        };
+        let report = crate::report(&input_with_findings(), &policy).unwrap();
+        assert_eq!(drift(&report), Severity::Critical);
+        assert_eq!(report.summary.highest, Some(Severity::Critical));
+        assert_eq!(
+            report.findings[0].kind,
+            FindingKind::ConfigDrift,
+            "most severe first"
+        );
+    }
+
+    #[test]
+    fn bad_glob_is_an_error_naming_it() {
+        let policy = Policy {
+            environment_specific_keys: vec!["DB_*".into(), "[oops".into()],
+            ..Policy::default()
+        };
+        let err = policy.compile().unwrap_err().to_string();
+        assert!(
+            err.contains("[oops") && err.contains("environment_specific_keys[1]"),
+            "{err}"
+        );
+        let policy = Policy {
+            ignores: vec![rule(FindingKind::ConfigDrift, "a{b", None)],
+            ..Policy::default()
+        };
+        let err = crate::report(&input_with_findings(), &policy)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ignores[0].component"), "{err}");
+    }
+}
