@@ -17,3 +17,5 @@
 //! ```
 
 pub mod fleet;
+pub mod naive;
+pub mod scenario;

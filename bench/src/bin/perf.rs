@@ -1,0 +1,625 @@
+//! `envtrail-perf`: the benchmark that checks the performance targets. Builds every store it needs
+//! in a temporary folder, times each operation with `Instant` (median of several runs where a run
+//! is cheap enough), prints a table of figure vs target, and exits non-zero if a target is missed.
+//!
+//! Exit codes: 0 every target met, 1 a target missed, 2 the run itself failed.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use envtrail_bench::fleet::{Fleet, FleetConfig};
+use envtrail_bench::naive::NaiveStore;
+use envtrail_bench::scenario::{
+    HistoryPlan, Stats, build_history, database_size, human_duration, human_size, path,
+    remove_database,
+};
+use envtrail_diff::Policy;
+use envtrail_model::{EnvName, Snapshot, Timestamp};
+use envtrail_store::Store;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+
+/// Every target was met.
+const EXIT_PASS: u8 = 0;
+/// At least one target was missed.
+const EXIT_MISSED: u8 = 1;
+/// The benchmark could not run.
+const EXIT_ERROR: u8 = 2;
+
+/// Checks envtrail's performance targets on a synthetic fleet and prints figure vs target.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Components of the large fleet (import and report targets).
+    #[arg(long, default_value_t = 50_000)]
+    components: usize,
+    /// Config keys per workload in the large fleet.
+    #[arg(long, default_value_t = 20)]
+    config_keys: usize,
+    /// Runs of each import measurement (each on a fresh store); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    import_runs: usize,
+    /// Runs of the report measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    report_runs: usize,
+    /// Skip the import and report measurements on the large fleet.
+    #[arg(long)]
+    skip_large: bool,
+    /// Days of hourly history in the year store.
+    #[arg(long, default_value_t = 365)]
+    year_days: usize,
+    /// Components per environment in the year store.
+    #[arg(long, default_value_t = 2_000)]
+    year_components: usize,
+    /// Config keys per workload in the year store.
+    #[arg(long, default_value_t = 5)]
+    year_config_keys: usize,
+    /// Days of the history also stored naively (full JSON per snapshot), then extrapolated.
+    #[arg(long, default_value_t = 3)]
+    naive_days: usize,
+    /// Random instants queried with `asof` on the year store.
+    #[arg(long, default_value_t = 200)]
+    asof_queries: usize,
+    /// Skip building and querying the year store.
+    #[arg(long)]
+    skip_year: bool,
+    /// Seed of the fleet and of the random instants.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Work in this folder and keep it (default: a temporary folder, removed at the end).
+    #[arg(long)]
+    keep: Option<PathBuf>,
+}
+
+/// One line of the result table.
+struct Row {
+    what: String,
+    figure: String,
+    target: String,
+    /// `None` for information lines that have no target.
+    pass: Option<bool>,
+}
+
+impl Row {
+    fn info(what: impl Into<String>, figure: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            figure: figure.into(),
+            target: String::new(),
+            pass: None,
+        }
+    }
+
+    fn time(what: impl Into<String>, figure: Duration, target: Duration) -> Self {
+        Self {
+            what: what.into(),
+            figure: human_duration(figure),
+            target: format!("≤ {}", human_duration(target)),
+            pass: Some(figure <= target),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(true) => ExitCode::from(EXIT_PASS),
+        Ok(false) => ExitCode::from(EXIT_MISSED),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<bool> {
+    let temp;
+    let dir = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::tempdir().context("failed to create a temporary folder")?;
+            temp.path().to_owned()
+        }
+    };
+    println!("# envtrail-perf");
+    println!();
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism()?,
+        cpu_model()
+    );
+    println!("rayon threads: {}", rayon::current_num_threads());
+    println!("work folder: {}", dir.display());
+    println!();
+
+    let mut rows = Vec::new();
+    if !args.skip_large {
+        large_fleet(&args, &dir, &mut rows)?;
+    }
+    if !args.skip_year {
+        year(&args, &dir, &mut rows)?;
+    }
+
+    print_table(&rows);
+    let missed: Vec<&Row> = rows.iter().filter(|r| r.pass == Some(false)).collect();
+    if missed.is_empty() {
+        println!("\nevery target met");
+        Ok(true)
+    } else {
+        println!("\n{} target(s) missed:", missed.len());
+        for r in missed {
+            println!("- {}: {} (target {})", r.what, r.figure, r.target);
+        }
+        Ok(false)
+    }
+}
+
+/// The import and report targets on `--components` components.
+fn large_fleet(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let n = args.components;
+    let k = args.config_keys;
+    let fleet = Fleet::new(FleetConfig {
+        seed: args.seed,
+        components: n,
+        config_keys: k,
+        ..FleetConfig::default()
+    });
+    let started = Instant::now();
+    let envs = fleet.environments(&path());
+    let prod = &envs[2];
+    let prod_next = fleet.next(prod, 0.01);
+    eprintln!(
+        "generated 3 × {n} components in {}",
+        human_duration(started.elapsed())
+    );
+
+    let first_file = dir.join("prod.json");
+    let next_file = dir.join("prod-next.json");
+    write_json(&first_file, prod)?;
+    write_json(&next_file, &prod_next)?;
+    let json_size = std::fs::metadata(&first_file)?.len();
+    rows.push(Row::info(
+        format!("snapshot JSON, {n} workloads × {k} keys"),
+        human_size(json_size),
+    ));
+
+    // Import: each run on a fresh store file, from the JSON file (as `envtrail import` does).
+    let mut first_parse = Vec::new();
+    let mut first_import = Vec::new();
+    let mut first_total = Vec::new();
+    let mut next_parse = Vec::new();
+    let mut next_import = Vec::new();
+    let mut next_total = Vec::new();
+    let mut store_size = 0;
+    for run in 0..args.import_runs {
+        let store_path = dir.join(format!("import-{run}.sqlite"));
+        remove_database(&store_path);
+
+        let started = Instant::now();
+        let snapshot = read_json(&first_file)?;
+        let parsed = started.elapsed();
+        let mut store = Store::open(&store_path)?;
+        let outcome = store.import(snapshot)?;
+        let total = started.elapsed();
+        anyhow::ensure!(
+            outcome.stored && outcome.components == n,
+            "first import: {outcome:?}"
+        );
+        first_parse.push(parsed);
+        first_import.push(total - parsed);
+        first_total.push(total);
+
+        let started = Instant::now();
+        let snapshot = read_json(&next_file)?;
+        let parsed = started.elapsed();
+        let outcome = store.import(snapshot)?;
+        let total = started.elapsed();
+        anyhow::ensure!(
+            outcome.stored && outcome.components_changed == (n as f64 * 0.01).round() as usize,
+            "next import: {outcome:?}"
+        );
+        next_parse.push(parsed);
+        next_import.push(total - parsed);
+        next_total.push(total);
+        drop(store);
+        store_size = database_size(&store_path);
+        remove_database(&store_path);
+        eprintln!(
+            "import run {}/{}: first {} (parse {}), next {} (parse {})",
+            run + 1,
+            args.import_runs,
+            human_duration(*first_total.last().expect("pushed")),
+            human_duration(parsed),
+            human_duration(*next_total.last().expect("pushed")),
+            human_duration(*next_parse.last().expect("pushed")),
+        );
+    }
+    let runs = args.import_runs;
+    rows.push(Row::time(
+        format!("import first snapshot ({n} × {k}), file → store, median of {runs}"),
+        Stats::of(&first_total).median,
+        Duration::from_secs(3),
+    ));
+    rows.push(Row::info(
+        "  of which: read + JSON parse",
+        human_duration(Stats::of(&first_parse).median),
+    ));
+    rows.push(Row::info(
+        "  of which: Store::open + Store::import",
+        human_duration(Stats::of(&first_import).median),
+    ));
+    rows.push(Row::time(
+        format!("import next snapshot (1% changed), file → store, median of {runs}"),
+        Stats::of(&next_total).median,
+        Duration::from_secs(1),
+    ));
+    rows.push(Row::info(
+        "  of which: read + JSON parse",
+        human_duration(Stats::of(&next_parse).median),
+    ));
+    rows.push(Row::info(
+        "  of which: Store::import",
+        human_duration(Stats::of(&next_import).median),
+    ));
+    rows.push(Row::info(
+        "store file after the two imports",
+        human_size(store_size),
+    ));
+
+    // Report: dev, staging, prod of n components each.
+    let report_path = dir.join("report.sqlite");
+    remove_database(&report_path);
+    {
+        let mut store = Store::open(&report_path)?;
+        for snapshot in &envs {
+            let started = Instant::now();
+            store.import(snapshot.clone())?;
+            eprintln!(
+                "report store: imported {} in {}",
+                snapshot.environment,
+                human_duration(started.elapsed())
+            );
+        }
+    }
+    drop(envs);
+    drop(prod_next);
+    let at = fleet.config().start + chrono::TimeDelta::hours(1);
+    let path = path();
+    let mut open = Vec::new();
+    let mut read = Vec::new();
+    let mut diff = Vec::new();
+    let mut total = Vec::new();
+    let mut findings = 0;
+    for run in 0..args.report_runs {
+        let started = Instant::now();
+        let store = Store::open(&report_path)?;
+        let opened = started.elapsed();
+        let input = store.report_input(&path, at)?;
+        let got_input = started.elapsed();
+        let report = envtrail_diff::report(&input, &Policy::default())?;
+        let done = started.elapsed();
+        open.push(opened);
+        read.push(got_input - opened);
+        diff.push(done - got_input);
+        total.push(done);
+        findings = report.findings.len();
+        eprintln!(
+            "report run {}/{}: {}",
+            run + 1,
+            args.report_runs,
+            human_duration(done)
+        );
+        // Dropping the input and report is not part of the figure.
+        drop((report, input, store));
+    }
+    rows.push(Row::time(
+        format!(
+            "report dev→staging→prod, 3 × {n}, open + store read + diff, median of {}",
+            args.report_runs
+        ),
+        Stats::of(&total).median,
+        Duration::from_millis(300),
+    ));
+    rows.push(Row::info(
+        "  of which: Store::open",
+        human_duration(Stats::of(&open).median),
+    ));
+    rows.push(Row::info(
+        "  of which: Store::report_input",
+        human_duration(Stats::of(&read).median),
+    ));
+    rows.push(Row::info(
+        "  of which: envtrail_diff::report (Policy::default())",
+        human_duration(Stats::of(&diff).median),
+    ));
+    rows.push(Row::info("  findings", findings.to_string()));
+    rows.push(Row::info(
+        "report store file (3 × first snapshot)",
+        human_size(database_size(&report_path)),
+    ));
+    if args.keep.is_none() {
+        remove_database(&report_path);
+    }
+    Ok(())
+}
+
+/// The year-of-history target, with the naive archive beside it.
+fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let mut plan = HistoryPlan::hourly(args.year_days, args.year_config_keys, args.naive_days);
+    plan.fleet.seed = args.seed;
+    plan.fleet.components = args.year_components;
+    let store_path = dir.join("year.sqlite");
+    let naive_path = dir.join("naive.sqlite");
+    remove_database(&store_path);
+    remove_database(&naive_path);
+    let envs = path();
+    let total_snapshots = plan.snapshots_per_env * envs.len();
+    eprintln!(
+        "year store: {} days × 24 h × {} environments = {total_snapshots} imports of {} components × {} keys, {}% changed per hour; naive archive for the first {} days",
+        args.year_days,
+        envs.len(),
+        plan.fleet.components,
+        plan.fleet.config_keys,
+        plan.change_fraction * 100.0,
+        plan.naive_snapshots_per_env / 24,
+    );
+
+    let mut store = Store::open(&store_path)?;
+    let mut naive = NaiveStore::open(&naive_path)?;
+    let started = Instant::now();
+    let mut store_size_at_prefix = 0;
+    let build = build_history(&plan, &mut store, Some(&mut naive), |p| {
+        if p.round == plan.naive_snapshots_per_env {
+            store_size_at_prefix = database_size(&store_path);
+        }
+        if p.round % 24 == 0 || p.round == p.rounds {
+            let elapsed = started.elapsed();
+            let eta = elapsed.mul_f64((p.rounds - p.round) as f64 / p.round as f64);
+            eprintln!(
+                "year store: day {}/{}, {} imports, mean store import {}, slowest {}, elapsed {}, ETA {}",
+                p.round / 24,
+                p.rounds / 24,
+                p.build.imports,
+                human_duration(p.build.store_import / p.build.imports.max(1) as u32),
+                human_duration(p.build.slowest_import),
+                human_duration(elapsed),
+                human_duration(eta),
+            );
+        }
+    })?;
+    let wall = started.elapsed();
+    drop(store);
+    naive.checkpoint()?;
+    let store_size = database_size(&store_path);
+    let naive_size = database_size(&naive_path);
+
+    // asof at random instants, each opening the store as the CLI would.
+    let first = plan.fleet.start;
+    let span = (plan.last_at() - first).num_seconds().max(1) + plan.fleet.interval.num_seconds();
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut instant = |span: i64| -> (EnvName, Timestamp) {
+        let env = envs[rng.random_range(0..envs.len())].clone();
+        (
+            env,
+            first + chrono::TimeDelta::seconds(rng.random_range(0..span)),
+        )
+    };
+    let mut asof = Vec::new();
+    for _ in 0..args.asof_queries {
+        let (env, at) = instant(span);
+        let started = Instant::now();
+        let store = Store::open(&store_path)?;
+        let state = store.environment_state(&env, at, false)?;
+        asof.push(started.elapsed());
+        let state = state.context("an instant inside the history has a snapshot in force")?;
+        anyhow::ensure!(
+            state.components.len() == plan.fleet.components,
+            "asof returned {} components",
+            state.components.len()
+        );
+    }
+    let few = args.asof_queries.clamp(1, 20);
+    let mut asof_history = Vec::new();
+    let mut export = Vec::new();
+    for _ in 0..few {
+        let (env, at) = instant(span);
+        let started = Instant::now();
+        let store = Store::open(&store_path)?;
+        store.environment_state(&env, at, true)?;
+        asof_history.push(started.elapsed());
+        let started = Instant::now();
+        let store = Store::open(&store_path)?;
+        store.export(&env, at)?;
+        export.push(started.elapsed());
+    }
+    // The naive archive's asof, inside its prefix.
+    let naive_span =
+        (plan.naive_snapshots_per_env as i64 * plan.fleet.interval.num_seconds()).max(1);
+    let mut naive_asof = Vec::new();
+    if build.naive_snapshots > 0 {
+        for _ in 0..few {
+            let (env, at) = instant(naive_span);
+            let started = Instant::now();
+            let naive = NaiveStore::open(&naive_path)?;
+            let snapshot = naive.asof(&env, at)?;
+            naive_asof.push(started.elapsed());
+            anyhow::ensure!(snapshot.is_some(), "naive asof found nothing at {at}");
+        }
+    }
+
+    let days = args.year_days;
+    let asof_stats = Stats::of(&asof);
+    rows.push(Row::info(
+        format!("year store: {total_snapshots} snapshots ({days} d × 24 h × 3 envs) of {} components × {} keys, 1%/h", plan.fleet.components, plan.fleet.config_keys),
+        format!("built in {}", human_duration(wall)),
+    ));
+    rows.push(Row::info(
+        "  store import per snapshot, mean (slowest)",
+        format!(
+            "{} ({})",
+            human_duration(build.store_import / build.imports.max(1) as u32),
+            human_duration(build.slowest_import)
+        ),
+    ));
+    rows.push(Row::info(
+        "  generating snapshots, total",
+        human_duration(build.generate),
+    ));
+    rows.push(Row {
+        what: format!("year store file size ({days} days)"),
+        figure: human_size(store_size),
+        target: "≤ 100.0 MB".to_owned(),
+        pass: Some(store_size <= 100_000_000),
+    });
+    rows.push(Row::time(
+        format!(
+            "asof at a random instant, open + environment_state, p95 of {}",
+            asof_stats.count
+        ),
+        asof_stats.p95,
+        Duration::from_millis(50),
+    ));
+    rows.push(Row::info(
+        "  asof median / max",
+        format!(
+            "{} / {}",
+            human_duration(asof_stats.median),
+            human_duration(asof_stats.max)
+        ),
+    ));
+    rows.push(Row::info(
+        format!("  asof with history (sightings, previous intervals), median of {few}"),
+        human_duration(Stats::of(&asof_history).median),
+    ));
+    rows.push(Row::info(
+        format!("  export (full snapshot rebuilt), median of {few}"),
+        human_duration(Stats::of(&export).median),
+    ));
+
+    // Naive vs store, side by side.
+    if build.naive_snapshots > 0 {
+        let prefix_days = plan.naive_snapshots_per_env / 24;
+        let per_snapshot = naive_size as f64 / build.naive_snapshots as f64;
+        let naive_year = (per_snapshot * total_snapshots as f64) as u64;
+        let naive_import = build.naive_import / build.naive_snapshots as u32;
+        println!("## store vs naive (every snapshot's full JSON in SQLite)\n");
+        println!("| | envtrail store | naive |");
+        println!("|---|---|---|");
+        println!(
+            "| size after the first {prefix_days} days ({} snapshots) | {} | {} (measured) |",
+            build.naive_snapshots,
+            human_size(store_size_at_prefix),
+            human_size(naive_size)
+        );
+        println!(
+            "| size after {days} days ({total_snapshots} snapshots) | {} (measured) | {} (extrapolated linearly from the first {prefix_days} days: {} per snapshot) |",
+            human_size(store_size),
+            human_size(naive_year),
+            human_size(per_snapshot as u64)
+        );
+        println!(
+            "| import per snapshot, mean | {} | {} (first {prefix_days} days; JSON {} per snapshot) |",
+            human_duration(build.store_import / build.imports.max(1) as u32),
+            human_duration(naive_import),
+            human_size(build.naive_json_bytes / build.naive_snapshots as u64)
+        );
+        println!(
+            "| asof, median (open + read) | {} (whole year) | {} (first {prefix_days} days; read + JSON parse) |",
+            human_duration(asof_stats.median),
+            human_duration(Stats::of(&naive_asof).median)
+        );
+        println!(
+            "| export full snapshot, median | {} | as above |",
+            human_duration(Stats::of(&export).median)
+        );
+        println!();
+        rows.push(Row::info(
+            format!(
+                "naive archive, first {prefix_days} days ({} snapshots), measured",
+                build.naive_snapshots
+            ),
+            human_size(naive_size),
+        ));
+        rows.push(Row::info(
+            format!("naive archive, {days} days, EXTRAPOLATED from the first {prefix_days}"),
+            human_size(naive_year),
+        ));
+    }
+    if args.keep.is_none() {
+        remove_database(&store_path);
+        remove_database(&naive_path);
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    let w0 = rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(11);
+    let w1 = rows
+        .iter()
+        .map(|r| r.figure.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let w2 = rows
+        .iter()
+        .map(|r| r.target.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    println!("## figures\n");
+    println!(
+        "| {:<w0$} | {:<w1$} | {:<w2$} | result |",
+        "measurement", "figure", "target"
+    );
+    println!(
+        "|{}|{}|{}|--------|",
+        "-".repeat(w0 + 2),
+        "-".repeat(w1 + 2),
+        "-".repeat(w2 + 2)
+    );
+    for r in rows {
+        let result = match r.pass {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "",
+        };
+        println!(
+            "| {:<w0$} | {:<w1$} | {:<w2$} | {result:<6} |",
+            r.what, r.figure, r.target
+        );
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+fn write_json(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec(snapshot)?;
+    std::fs::write(path, bytes).with_context(|| format!("failed to write {}", path.display()))
+}
+
+fn read_json(path: &Path) -> anyhow::Result<Snapshot> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("failed to parse {}", path.display()))
+}
