@@ -1,0 +1,513 @@
+//! Storing one snapshot: validate and normalise, hash in parallel, then one immediate transaction
+//! that appends the snapshot row, extends the chain, writes only the states and intervals that
+//! changed and records first sightings. Any failure rolls the whole snapshot back.
+
+use std::collections::HashMap;
+
+use envtrail_model::EnvName;
+use envtrail_model::canonical::{GENESIS, chain_link};
+use envtrail_model::view::SnapshotRef;
+use envtrail_model::{Snapshot, Timestamp};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::error::{Fail, StoreError};
+use crate::interval::{OPEN_LEVEL, fork_node};
+use crate::lookup::{KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, from_nanos, snapshot_ref};
+use crate::prepare::{Item, Prepared};
+use crate::{ImportOutcome, Store};
+
+impl Store {
+    /// Stores `snapshot` (after [`Snapshot::validate`] and [`Snapshot::normalize`]) in one
+    /// transaction: on any error nothing of it is stored.
+    ///
+    /// An identical snapshot of the same environment already stored is not stored again
+    /// (`stored: false`, its existing reference). A snapshot taken at or before the environment's
+    /// newest stored one is refused with [`StoreError::OutOfOrder`].
+    pub fn import(&mut self, mut snapshot: Snapshot) -> Result<ImportOutcome, StoreError> {
+        let environment = snapshot.environment.clone();
+        let taken_at = snapshot.taken_at;
+        snapshot
+            .validate()
+            .map_err(|source| StoreError::InvalidSnapshot {
+                environment: environment.clone(),
+                taken_at,
+                source,
+            })?;
+        snapshot.normalize();
+        let Some(nanos) = taken_at.timestamp_nanos_opt() else {
+            return Err(StoreError::TimeOutOfRange {
+                environment,
+                taken_at,
+            });
+        };
+        let prepared = Prepared::new(&snapshot);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| StoreError::Import {
+                environment: environment.clone(),
+                taken_at,
+                source,
+            })?;
+        let outcome = write(&tx, &environment, taken_at, nanos, &prepared)
+            .and_then(|outcome| {
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .map_err(|fail| {
+                fail.with(|source| StoreError::Import {
+                    environment: environment.clone(),
+                    taken_at,
+                    source,
+                })
+            })?;
+        Ok(outcome)
+    }
+}
+
+/// The writes of one import, inside `tx` (rolled back by the caller's drop on error).
+fn write(
+    tx: &Transaction<'_>,
+    env: &EnvName,
+    taken_at: Timestamp,
+    nanos: i64,
+    prepared: &Prepared,
+) -> Result<ImportOutcome, Fail> {
+    let env_id = env_id(tx, env)?;
+    let components = prepared.components.len();
+
+    let existing = tx
+        .prepare_cached(&format!(
+            "SELECT {REF_COLUMNS} FROM snapshots WHERE env_id = ?1 AND content_hash = ?2"
+        ))?
+        .query_row(params![env_id, prepared.content_hash], |row| {
+            snapshot_ref(row, env)
+        })
+        .optional()?;
+    if let Some(snapshot) = existing {
+        return Ok(ImportOutcome {
+            snapshot,
+            stored: false,
+            components,
+            components_changed: 0,
+        });
+    }
+
+    let newest: Option<(i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT id, seq, taken_at FROM snapshots WHERE env_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([env_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    if let Some((newest_id, _, newest_nanos)) = newest
+        && nanos <= newest_nanos
+    {
+        return Err(StoreError::OutOfOrder {
+            environment: env.clone(),
+            taken_at,
+            newest: from_nanos(newest_nanos),
+            newest_id,
+        }
+        .into());
+    }
+    let seq = newest.map_or(1, |(_, seq, _)| seq + 1);
+
+    let prev_link: String = tx
+        .prepare_cached("SELECT link FROM snapshots ORDER BY id DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?
+        .unwrap_or_else(|| GENESIS.to_owned());
+    let link = chain_link(&prev_link, &prepared.content_hash);
+    tx.prepare_cached(
+        "INSERT INTO snapshots (env_id, seq, taken_at, header, items_root, content_hash, \
+         prev_link, link, components) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        env_id,
+        seq,
+        nanos,
+        prepared.header,
+        prepared.items_root,
+        prepared.content_hash,
+        prev_link,
+        link,
+        components as i64,
+    ])?;
+    let id = tx.last_insert_rowid();
+    let snapshot = SnapshotRef {
+        id,
+        environment: env.clone(),
+        seq,
+        taken_at,
+        hash: link,
+    };
+
+    let mut writer = Writer {
+        tx,
+        env_id,
+        seq,
+        snapshot_id: id,
+    };
+    let components_changed = writer.apply(KIND_COMPONENT, &prepared.components)?;
+    writer.apply(KIND_ARTIFACT, &prepared.artifacts)?;
+    Ok(ImportOutcome {
+        snapshot,
+        stored: true,
+        components,
+        components_changed,
+    })
+}
+
+/// The environment's id, creating the environment on its first snapshot.
+fn env_id(tx: &Transaction<'_>, env: &EnvName) -> rusqlite::Result<i64> {
+    let found = tx
+        .prepare_cached("SELECT id FROM environments WHERE name = ?1")?
+        .query_row([env.as_str()], |row| row.get(0))
+        .optional()?;
+    match found {
+        Some(id) => Ok(id),
+        None => {
+            tx.prepare_cached("INSERT INTO environments (name) VALUES (?1)")?
+                .execute([env.as_str()])?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
+
+/// An open interval of the environment: (interval id, from_seq, state hash).
+type Open = (i64, i64, String);
+
+struct Writer<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    env_id: i64,
+    seq: i64,
+    snapshot_id: i64,
+}
+
+impl Writer<'_, '_> {
+    /// Brings the intervals of one kind in line with `items`: unchanged items cost nothing, a
+    /// changed or vanished item closes its interval, a new or changed one opens one. Returns how
+    /// many keys were added, changed or removed.
+    fn apply(&mut self, kind: i64, items: &[Item]) -> rusqlite::Result<usize> {
+        let mut open = self.open_intervals(kind)?;
+        let mut changed = 0;
+        for item in items {
+            match open.remove(item.key.as_str()) {
+                Some((_, _, hash)) if hash == item.hash => continue,
+                Some((id, from, _)) => self.close(id, from)?,
+                None => {}
+            }
+            changed += 1;
+            self.open(kind, item)?;
+        }
+        for (id, from, _) in open.into_values() {
+            changed += 1;
+            self.close(id, from)?;
+        }
+        Ok(changed)
+    }
+
+    fn open_intervals(&self, kind: i64) -> rusqlite::Result<HashMap<String, Open>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT key, id, from_seq, state_hash FROM intervals \
+             WHERE env_id = ?1 AND kind = ?2 AND lvl = ?3 AND blk = 0",
+        )?;
+        let rows = stmt.query_map(params![self.env_id, kind, OPEN_LEVEL], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                (row.get(1)?, row.get(2)?, row.get(3)?),
+            ))
+        })?;
+        rows.collect()
+    }
+
+    fn close(&self, id: i64, from: i64) -> rusqlite::Result<()> {
+        let (lvl, blk) = fork_node(from, self.seq);
+        self.tx
+            .prepare_cached("UPDATE intervals SET to_seq = ?1, lvl = ?2, blk = ?3 WHERE id = ?4")?
+            .execute(params![self.seq, lvl, blk, id])?;
+        Ok(())
+    }
+
+    fn open(&self, kind: i64, item: &Item) -> rusqlite::Result<()> {
+        if kind == KIND_COMPONENT {
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO states (hash, body) VALUES (?1, ?2)")?
+                .execute(params![item.hash, item.body])?;
+        } else {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO artifacts (hash, digest, index_digest, body) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    item.hash,
+                    item.key,
+                    item.index_digest.as_ref().map(|d| d.as_str()),
+                    item.body
+                ])?;
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO intervals (env_id, kind, key, state_hash, from_seq, to_seq, lvl, blk) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, 0)",
+            )?
+            .execute(params![
+                self.env_id,
+                kind,
+                item.key,
+                item.hash,
+                self.seq,
+                OPEN_LEVEL
+            ])?;
+        // An unchanged interval's digests were sighted when it opened: only new ones can be new.
+        let mut sight = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO sightings (env_id, digest, first_seq, first_snapshot_id) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for digest in &item.digests {
+            sight.execute(params![
+                self.env_id,
+                digest.as_str(),
+                self.seq,
+                self.snapshot_id
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{SnapBuilder, at, count, counts, env, temp_store};
+
+    fn three(time: &str, web: char) -> Snapshot {
+        SnapBuilder::new("prod", time)
+            .component("api", 'a')
+            .component("web", web)
+            .component("db", 'd')
+            .infra(
+                "db",
+                serde_json::json!({"engine": "postgres", "storage": 100, "ratio": 1.5}),
+            )
+            .artifact('a', Some('f'))
+            .build()
+    }
+
+    #[test]
+    fn import_then_export_round_trips_the_normalized_snapshot() {
+        let (_dir, mut store) = temp_store();
+        let mut snapshot = three("2026-01-01T00:00:00Z", 'b');
+        snapshot.extra.insert(
+            "future_field".into(),
+            serde_json::json!({"kept": [1, 2.5, "x"]}),
+        );
+        // Out of canonical order on purpose: the store normalises.
+        snapshot.workloads.reverse();
+        let outcome = store.import(snapshot.clone()).unwrap();
+        assert!(outcome.stored);
+        assert_eq!((outcome.components, outcome.components_changed), (3, 3));
+        assert_eq!(outcome.snapshot.seq, 1);
+
+        let exported = store
+            .export(&env("prod"), at("2026-01-01T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        snapshot.normalize();
+        assert_eq!(exported, snapshot);
+        assert_eq!(
+            envtrail_model::canonical::snapshot_content_hash(&exported),
+            envtrail_model::canonical::snapshot_content_hash(&snapshot)
+        );
+    }
+
+    #[test]
+    fn the_same_snapshot_twice_is_stored_once() {
+        let (_dir, mut store) = temp_store();
+        let first = store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let before = counts(&store);
+        let again = store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        assert!(!again.stored);
+        assert_eq!(again.snapshot, first.snapshot);
+        assert_eq!(again.components_changed, 0);
+        assert_eq!(counts(&store), before);
+        // An older duplicate is recognised too, not refused as out of order.
+        store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
+        let old = store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        assert!(!old.stored);
+        assert_eq!(old.snapshot, first.snapshot);
+    }
+
+    #[test]
+    fn one_changed_component_writes_one_state_and_one_interval() {
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let (states, intervals, snapshots) = (
+            count(&store, "states"),
+            count(&store, "intervals"),
+            count(&store, "snapshots"),
+        );
+        let second = store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
+        assert_eq!(second.components_changed, 1);
+        assert_eq!(second.snapshot.seq, 2);
+        assert_eq!(count(&store, "states"), states + 1);
+        assert_eq!(count(&store, "intervals"), intervals + 1);
+        assert_eq!(count(&store, "snapshots"), snapshots + 1);
+        // Nothing changed: one snapshot row and nothing else.
+        let third = store.import(three("2026-01-01T02:00:00Z", 'c')).unwrap();
+        assert_eq!(third.components_changed, 0);
+        assert_eq!(count(&store, "states"), states + 1);
+        assert_eq!(count(&store, "intervals"), intervals + 1);
+        // A state seen in another environment is shared, not stored again.
+        let mut staging = three("2026-01-01T00:30:00Z", 'c');
+        staging.environment = env("staging");
+        store.import(staging).unwrap();
+        assert_eq!(count(&store, "states"), states + 1);
+    }
+
+    #[test]
+    fn an_out_of_order_snapshot_is_refused_naming_both_times() {
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T10:00:00Z", 'b')).unwrap();
+        let before = counts(&store);
+        let err = store
+            .import(three("2026-01-01T09:00:00Z", 'c'))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::OutOfOrder { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("prod"), "{msg}");
+        assert!(
+            msg.contains("2026-01-01T09:00:00Z") && msg.contains("2026-01-01T10:00:00Z"),
+            "{msg}"
+        );
+        // The same instant with other content is refused too.
+        let err = store
+            .import(three("2026-01-01T10:00:00Z", 'c'))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::OutOfOrder { .. }), "{err}");
+        assert_eq!(counts(&store), before);
+        // Another environment may be older.
+        let mut dev = three("2026-01-01T08:00:00Z", 'c');
+        dev.environment = env("dev");
+        assert!(store.import(dev).unwrap().stored);
+    }
+
+    #[test]
+    fn an_invalid_snapshot_stores_nothing() {
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let before = counts(&store);
+        let mut bad = three("2026-01-01T01:00:00Z", 'c');
+        bad.workloads[1].source = "nowhere".into();
+        let err = store.import(bad).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidSnapshot { .. }), "{err}");
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(
+            chain.contains("prod") && chain.contains("nowhere"),
+            "{chain}"
+        );
+        assert_eq!(counts(&store), before);
+    }
+
+    #[test]
+    fn a_failure_mid_import_leaves_no_partial_snapshot() {
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let before = counts(&store);
+        let head = store.chain_head().unwrap();
+        // Sightings are written last, after the snapshot row, states and intervals: fail there.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail_sighting BEFORE INSERT ON sightings \
+                 BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+            )
+            .unwrap();
+        let err = store
+            .import(three("2026-01-01T01:00:00Z", 'c'))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Import { .. }), "{err}");
+        assert!(err.to_string().contains("prod"), "{err}");
+        assert_eq!(
+            counts(&store),
+            before,
+            "no row of the failed snapshot is left"
+        );
+        assert_eq!(store.chain_head().unwrap(), head);
+        let verdict = store.verify().unwrap();
+        assert!(verdict.ok, "{:?}", verdict.problems);
+
+        // The fault gone, the same snapshot imports normally.
+        store
+            .conn
+            .execute_batch("DROP TRIGGER fail_sighting")
+            .unwrap();
+        let outcome = store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
+        assert_eq!(outcome.snapshot.seq, 2);
+        assert!(store.verify().unwrap().ok);
+    }
+
+    #[test]
+    fn a_first_snapshot_failing_leaves_no_environment() {
+        let (_dir, mut store) = temp_store();
+        store
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail_interval BEFORE INSERT ON intervals \
+                 BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+            )
+            .unwrap();
+        store
+            .import(three("2026-01-01T00:00:00Z", 'b'))
+            .unwrap_err();
+        assert!(
+            counts(&store).iter().all(|(_, n)| *n == 0),
+            "{:?}",
+            counts(&store)
+        );
+        assert!(store.environments().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_chain_links_every_snapshot_in_import_order() {
+        use envtrail_model::canonical::{GENESIS, chain_link, snapshot_content_hash};
+        let (_dir, mut store) = temp_store();
+        let a = three("2026-01-01T00:00:00Z", 'b');
+        let mut b = three("2025-12-31T00:00:00Z", 'c');
+        b.environment = env("dev");
+        let ra = store.import(a.clone()).unwrap().snapshot;
+        let rb = store.import(b.clone()).unwrap().snapshot;
+        let mut a = a;
+        a.normalize();
+        b.normalize();
+        let la = chain_link(GENESIS, &snapshot_content_hash(&a));
+        assert_eq!(ra.hash, la);
+        assert_eq!(rb.hash, chain_link(&la, &snapshot_content_hash(&b)));
+        assert_eq!(store.chain_head().unwrap(), Some(rb.hash));
+        assert!(rb.id > ra.id);
+    }
+
+    #[test]
+    fn sightings_record_the_first_snapshot_that_ran_a_digest() {
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let second = store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
+        store.import(three("2026-01-01T02:00:00Z", 'b')).unwrap();
+        let state = store
+            .environment_state(&env("prod"), at("2026-01-01T03:00:00Z"), true)
+            .unwrap()
+            .unwrap();
+        let first = |c: char| state.sightings[&crate::testutil::digest(c)].first.clone();
+        assert_eq!(first('a').seq, 1);
+        assert_eq!(first('b').seq, 1, "b came back: still first sighted at #1");
+        assert_eq!(first('c'), second.snapshot);
+        // As of before #2, c was not yet sighted.
+        let early = store
+            .environment_state(&env("prod"), at("2026-01-01T00:30:00Z"), true)
+            .unwrap()
+            .unwrap();
+        assert!(!early.sightings.contains_key(&crate::testutil::digest('c')));
+        assert_eq!(early.sightings.len(), 3);
+    }
+}

@@ -1,0 +1,267 @@
+//! The on-disk format: connection settings, the numbered schema migrations and the readability
+//! check.
+//!
+//! Compatibility rule: the schema version is `PRAGMA user_version`, the number of migrations
+//! applied. A store is only ever migrated forward, one numbered step per transaction; a migration
+//! is never edited once released, a change is a new migration. An envtrail opening a store whose
+//! version is newer than [`SCHEMA_VERSION`] refuses it ([`StoreError::TooNew`]) rather than guess.
+//! `PRAGMA application_id` marks the file as an envtrail store so that another SQLite database is
+//! never migrated by mistake.
+//!
+//! Tables (migration 1):
+//! - `environments(id, name)`.
+//! - `snapshots(id, env_id, seq, taken_at, header, items_root, content_hash, prev_link, link,
+//!   components)`: one row per stored snapshot; `id` is the global import (chain) order, `seq` the
+//!   environment's own 1-based number, `taken_at` UTC nanoseconds, `header` the serde_json bytes of
+//!   the snapshot header.
+//! - `states(hash, body)` and `artifacts(hash, digest, index_digest, body)`: content-addressed
+//!   bodies (serde_json bytes; `hash` is the sha256 of their canonical JSON), shared across
+//!   environments and time.
+//! - `intervals(env_id, kind, key, state_hash, from_seq, to_seq, lvl, blk)`: component (kind 0) or
+//!   artifact (kind 1) `key` held `state_hash` in snapshots `from_seq <= seq < to_seq` (`to_seq`
+//!   NULL: still open). `lvl`/`blk` place the interval in a relational interval tree (see
+//!   [`crate::interval`]) so that "what held at seq N" is a few index seeks.
+//! - `sightings(env_id, digest, first_seq, first_snapshot_id)`: the first snapshot of an
+//!   environment that ran an artifact.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::StoreError;
+
+/// `PRAGMA application_id` of an envtrail store ("envt").
+pub const APPLICATION_ID: i64 = 0x656e_7674;
+
+/// The schema version this build writes and reads (the number of migrations).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The migrations, in order: `MIGRATIONS[i]` takes the store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE environments (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE snapshots (
+        id           INTEGER PRIMARY KEY,
+        env_id       INTEGER NOT NULL REFERENCES environments(id),
+        seq          INTEGER NOT NULL,
+        taken_at     INTEGER NOT NULL,
+        header       BLOB NOT NULL,
+        items_root   TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        prev_link    TEXT NOT NULL,
+        link         TEXT NOT NULL,
+        components   INTEGER NOT NULL,
+        UNIQUE (env_id, seq),
+        UNIQUE (env_id, taken_at)
+    );
+    CREATE INDEX snapshots_content ON snapshots (env_id, content_hash);
+    CREATE TABLE states (
+        hash TEXT PRIMARY KEY,
+        body BLOB NOT NULL
+    );
+    CREATE TABLE artifacts (
+        hash         TEXT PRIMARY KEY,
+        digest       TEXT NOT NULL,
+        index_digest TEXT,
+        body         BLOB NOT NULL
+    );
+    CREATE INDEX artifacts_index ON artifacts (index_digest, digest) WHERE index_digest IS NOT NULL;
+    CREATE TABLE intervals (
+        id         INTEGER PRIMARY KEY,
+        env_id     INTEGER NOT NULL REFERENCES environments(id),
+        kind       INTEGER NOT NULL,
+        key        TEXT NOT NULL,
+        state_hash TEXT NOT NULL,
+        from_seq   INTEGER NOT NULL,
+        to_seq     INTEGER,
+        lvl        INTEGER NOT NULL,
+        blk        INTEGER NOT NULL
+    );
+    CREATE INDEX intervals_node_from ON intervals (env_id, kind, lvl, blk, from_seq);
+    CREATE INDEX intervals_node_to ON intervals (env_id, kind, lvl, blk, to_seq);
+    CREATE INDEX intervals_key ON intervals (env_id, kind, key, from_seq);
+    CREATE INDEX intervals_from ON intervals (env_id, from_seq);
+    CREATE INDEX intervals_to ON intervals (env_id, to_seq);
+    CREATE TABLE sightings (
+        env_id            INTEGER NOT NULL REFERENCES environments(id),
+        digest            TEXT NOT NULL,
+        first_seq         INTEGER NOT NULL,
+        first_snapshot_id INTEGER NOT NULL,
+        PRIMARY KEY (env_id, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX sightings_seq ON sightings (env_id, first_seq);
+    "#,
+];
+
+/// Opens (creating if missing) and migrates the store at `path`.
+pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|source| open_error(path, source))?;
+    prepare(conn, path)
+}
+
+/// Opens and migrates a fresh in-memory store.
+pub(crate) fn open_in_memory() -> Result<Connection, StoreError> {
+    let path = Path::new(":memory:");
+    let conn = Connection::open_in_memory().map_err(|source| open_error(path, source))?;
+    prepare(conn, path)
+}
+
+fn open_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Open {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn prepare(mut conn: Connection, path: &Path) -> Result<Connection, StoreError> {
+    configure(&conn).map_err(|source| open_error(path, source))?;
+    let version = check_readable(&conn, path)?;
+    migrate(&mut conn, path, version)?;
+    Ok(conn)
+}
+
+/// WAL keeps a crash-safe store with `synchronous=NORMAL` (a crash can lose the last commits, never
+/// corrupt); the busy timeout lets a reader and the single writer share the file.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // In memory this answers "memory": that is fine.
+    let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// The schema version of the file, refusing a newer one or a foreign database.
+fn check_readable(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let read = |sql: &str| -> Result<i64, StoreError> {
+        conn.query_row(sql, [], |row| row.get(0))
+            .map_err(|source| open_error(path, source))
+    };
+    let version = read("PRAGMA user_version")?;
+    let app_id = read("PRAGMA application_id")?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let foreign = if app_id == 0 {
+        // A fresh file has no table; anything else was written by another program.
+        conn.query_row("SELECT 1 FROM sqlite_master LIMIT 1", [], |_| Ok(()))
+            .optional()
+            .map_err(|source| open_error(path, source))?
+            .is_some()
+            && version == 0
+    } else {
+        app_id != APPLICATION_ID
+    };
+    if foreign {
+        return Err(StoreError::NotAStore {
+            path: path.to_owned(),
+        });
+    }
+    Ok(version)
+}
+
+fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), StoreError> {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        let version = index as i64 + 1;
+        let mut step = || -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()
+        };
+        step().map_err(|source| StoreError::Migrate {
+            path: path.to_owned(),
+            version,
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_store_is_at_the_current_version_with_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        drop(conn);
+        // Reopening an up-to-date store is a no-op.
+        let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_envtrail_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::TooNew { found, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("s.db") && msg.contains("upgrade envtrail"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn another_programs_database_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        drop(conn);
+        let err = open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 0, "a refused file is not migrated");
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junk.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let err = open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err}");
+        assert!(err.to_string().contains("junk.db"), "{err}");
+    }
+}
