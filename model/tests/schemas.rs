@@ -44,28 +44,59 @@ fn updating() -> bool {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("model/ has a parent").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("model/ has a parent")
+        .to_owned()
 }
 
 /// Every generated schema: its file under `schemas/` and its finished schema.
 fn schemas() -> Vec<(&'static str, Schema)> {
     vec![
-        ("snapshot.v1.schema.json", finish(schema_for!(Snapshot), SNAPSHOT_SCHEMA)),
-        ("report.v1.schema.json", finish(schema_for!(Report), REPORT_SCHEMA)),
-        ("asof.v1.schema.json", finish(schema_for!(AsOf), ASOF_SCHEMA)),
-        ("diff.v1.schema.json", finish(schema_for!(Comparison), DIFF_SCHEMA)),
-        ("history.v1.schema.json", finish(schema_for!(History), HISTORY_SCHEMA)),
-        ("envs.v1.schema.json", finish(schema_for!(Environments), ENVS_SCHEMA)),
-        ("verify.v1.schema.json", finish(schema_for!(VerifyResult), VERIFY_SCHEMA)),
-        ("import.v1.schema.json", finish(schema_for!(ImportResult), IMPORT_SCHEMA)),
+        (
+            "snapshot.v1.schema.json",
+            finish(schema_for!(Snapshot), SNAPSHOT_SCHEMA),
+        ),
+        (
+            "report.v1.schema.json",
+            finish(schema_for!(Report), REPORT_SCHEMA),
+        ),
+        (
+            "asof.v1.schema.json",
+            finish(schema_for!(AsOf), ASOF_SCHEMA),
+        ),
+        (
+            "diff.v1.schema.json",
+            finish(schema_for!(Comparison), DIFF_SCHEMA),
+        ),
+        (
+            "history.v1.schema.json",
+            finish(schema_for!(History), HISTORY_SCHEMA),
+        ),
+        (
+            "envs.v1.schema.json",
+            finish(schema_for!(Environments), ENVS_SCHEMA),
+        ),
+        (
+            "verify.v1.schema.json",
+            finish(schema_for!(VerifyResult), VERIFY_SCHEMA),
+        ),
+        (
+            "import.v1.schema.json",
+            finish(schema_for!(ImportResult), IMPORT_SCHEMA),
+        ),
     ]
 }
 
 /// Names the schema after its version string and adds the constraints derive cannot express.
 fn finish(schema: Schema, schema_id: &str) -> Schema {
     let mut value = schema.to_value();
-    let root = value.as_object_mut().expect("a generated schema is an object");
-    let short = schema_id.strip_prefix("envtrail.").expect("schema ids start with envtrail.");
+    let root = value
+        .as_object_mut()
+        .expect("a generated schema is an object");
+    let short = schema_id
+        .strip_prefix("envtrail.")
+        .expect("schema ids start with envtrail.");
     root.insert("$id".into(), json!(format!("urn:envtrail:{short}")));
     root.insert("title".into(), json!(schema_id));
     let schema_field = root
@@ -77,11 +108,19 @@ fn finish(schema: Schema, schema_id: &str) -> Schema {
     if let Some(defs) = root.get_mut("$defs").and_then(Value::as_object_mut) {
         let constrain = |def: Option<&mut Value>, extra: Value| {
             if let Some(Value::Object(def)) = def {
-                def.extend(extra.as_object().expect("constraints are an object").clone());
+                def.extend(
+                    extra
+                        .as_object()
+                        .expect("constraints are an object")
+                        .clone(),
+                );
             }
         };
         constrain(defs.get_mut("Digest"), json!({"pattern": DIGEST_PATTERN}));
-        constrain(defs.get_mut("Fingerprint"), json!({"pattern": FINGERPRINT_PATTERN}));
+        constrain(
+            defs.get_mut("Fingerprint"),
+            json!({"pattern": FINGERPRINT_PATTERN}),
+        );
         constrain(
             defs.get_mut("EnvName"),
             json!({"minLength": 1, "maxLength": 253, "pattern": format!("^[^{NOT_IN_NAMES}@,]+$")}),
@@ -101,7 +140,12 @@ fn sorted(value: Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect::<Map<_, _>>())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted(v)))
+                    .collect::<Map<_, _>>(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
         other => other,
@@ -179,7 +223,10 @@ fn every_schema_is_valid_and_named_after_its_version() {
             .unwrap_or_else(|e| panic!("schemas/{file} is not a valid JSON Schema: {e}"));
         let title = value["title"].as_str().unwrap();
         assert_eq!(value["properties"]["schema"]["const"], title, "{file}");
-        assert!(value["$id"].as_str().unwrap().starts_with("urn:envtrail:"), "{file}");
+        assert!(
+            value["$id"].as_str().unwrap().starts_with("urn:envtrail:"),
+            "{file}"
+        );
         jsonschema::validator_for(&value)
             .unwrap_or_else(|e| panic!("schemas/{file} does not compile: {e}"));
     }
@@ -194,8 +241,10 @@ fn snapshot_schema_allows_unknown_fields() {
             Value::Object(map) => {
                 for (key, v) in map {
                     let here = format!("{at}/{key}");
-                    if matches!(key.as_str(), "additionalProperties" | "unevaluatedProperties")
-                        && *v == Value::Bool(false)
+                    if matches!(
+                        key.as_str(),
+                        "additionalProperties" | "unevaluatedProperties"
+                    ) && *v == Value::Bool(false)
                     {
                         found.push(here.clone());
                     }
@@ -213,7 +262,10 @@ fn snapshot_schema_allows_unknown_fields() {
     let schema = schema_for!(Snapshot).to_value();
     let mut found = Vec::new();
     closed_objects(&schema, "", &mut found);
-    assert!(found.is_empty(), "the snapshot schema refuses unknown fields at {found:?}");
+    assert!(
+        found.is_empty(),
+        "the snapshot schema refuses unknown fields at {found:?}"
+    );
 }
 
 /// A validator for the committed `schemas/snapshot.v1.schema.json`; while the schemas are being
@@ -242,8 +294,8 @@ fn schema_errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<Str
 }
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("failed to read {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("failed to read {}: {e}", dir.display()));
     for entry in entries {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -261,7 +313,11 @@ fn example_snapshots_are_valid() {
     let mut files = Vec::new();
     json_files(&dir, &mut files);
     files.sort();
-    assert!(!files.is_empty(), "no snapshot found under {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no snapshot found under {}",
+        dir.display()
+    );
     let validator = snapshot_validator();
     let mut failures = String::new();
     for path in &files {
@@ -298,7 +354,10 @@ fn example_snapshots_are_valid() {
             }
         }
     }
-    assert!(failures.is_empty(), "invalid example snapshots:\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "invalid example snapshots:\n{failures}"
+    );
 }
 
 fn minimal_snapshot() -> Value {
@@ -337,13 +396,19 @@ fn broken_snapshots_are_rejected() {
     let validator = snapshot_validator();
     let good = minimal_snapshot();
     assert_eq!(schema_errors(&validator, &good), Vec::<String>::new());
-    serde_json::from_value::<Snapshot>(good.clone()).unwrap().validate().unwrap();
+    serde_json::from_value::<Snapshot>(good.clone())
+        .unwrap()
+        .validate()
+        .unwrap();
 
     type Break = fn(&mut Value);
     let cases: &[(&str, Break, &str)] = &[
         (
             "a digest in upper case",
-            |s| s["workloads"][0]["containers"][0]["running_digests"][0] = json!(format!("sha256:{}", "A".repeat(64))),
+            |s| {
+                s["workloads"][0]["containers"][0]["running_digests"][0] =
+                    json!(format!("sha256:{}", "A".repeat(64)))
+            },
             "/workloads/0/containers/0/running_digests/0",
         ),
         (
@@ -353,14 +418,37 @@ fn broken_snapshots_are_rejected() {
         ),
         (
             "an md5 fingerprint",
-            |s| s["workloads"][0]["config"]["LOG_LEVEL"]["fingerprint"] = json!(format!("md5:{}", "c".repeat(64))),
+            |s| {
+                s["workloads"][0]["config"]["LOG_LEVEL"]["fingerprint"] =
+                    json!(format!("md5:{}", "c".repeat(64)))
+            },
             "/workloads/0/config/LOG_LEVEL/fingerprint",
         ),
-        ("another schema version", |s| s["schema"] = json!("envtrail.snapshot.v2"), "/schema"),
-        ("an unknown source status", |s| s["sources"][0]["status"] = json!("down"), "/sources/0/status"),
-        ("a time without a zone", |s| s["taken_at"] = json!("2026-11-20 10:00"), "/taken_at"),
-        ("an environment with a comma", |s| s["environment"] = json!("staging,prod"), "/environment"),
-        ("a component with a space", |s| s["workloads"][0]["component"] = json!("payments api"), "/workloads/0/component"),
+        (
+            "another schema version",
+            |s| s["schema"] = json!("envtrail.snapshot.v2"),
+            "/schema",
+        ),
+        (
+            "an unknown source status",
+            |s| s["sources"][0]["status"] = json!("down"),
+            "/sources/0/status",
+        ),
+        (
+            "a time without a zone",
+            |s| s["taken_at"] = json!("2026-11-20 10:00"),
+            "/taken_at",
+        ),
+        (
+            "an environment with a comma",
+            |s| s["environment"] = json!("staging,prod"),
+            "/environment",
+        ),
+        (
+            "a component with a space",
+            |s| s["workloads"][0]["component"] = json!("payments api"),
+            "/workloads/0/component",
+        ),
         (
             "a missing environment",
             |s| {
@@ -375,7 +463,9 @@ fn broken_snapshots_are_rejected() {
         let errors = schema_errors(&validator, &broken);
         assert!(!errors.is_empty(), "the schema accepted {what}");
         assert!(
-            errors.iter().any(|e| e.starts_with(&format!("at `{pointer}`:"))),
+            errors
+                .iter()
+                .any(|e| e.starts_with(&format!("at `{pointer}`:"))),
             "{what}: expected an error at `{pointer}`, got {errors:?}"
         );
         // The types refuse the same document, so the schema says no more than the code.
@@ -383,7 +473,10 @@ fn broken_snapshots_are_rejected() {
             .map_err(|e| e.to_string())
             .and_then(|s| s.validate().map_err(|e| e.to_string()))
             .is_err();
-        assert!(refused_by_code, "the types accepted {what}, which the schema refuses");
+        assert!(
+            refused_by_code,
+            "the types accepted {what}, which the schema refuses"
+        );
     }
 }
 
@@ -398,5 +491,8 @@ fn unknown_fields_are_accepted() {
     assert_eq!(schema_errors(&validator, &newer), Vec::<String>::new());
     let snapshot: Snapshot = serde_json::from_value(newer).unwrap();
     snapshot.validate().unwrap();
-    assert!(snapshot.extra.contains_key("collector"), "unknown top-level fields are kept");
+    assert!(
+        snapshot.extra.contains_key("collector"),
+        "unknown top-level fields are kept"
+    );
 }
