@@ -146,6 +146,58 @@ pub fn build_history(
     Ok(build)
 }
 
+/// The model-level work an import does before it writes anything, done the way the store does it
+/// (validate, normalise, group into component states, then in parallel the canonical hash and the
+/// stored JSON body of every state and artifact). Timing this beside `Store::import` splits an
+/// import's cost into hashing and serialising vs SQLite. Returns a checksum so nothing is
+/// optimised away.
+pub fn hash_like_an_import(mut snapshot: Snapshot) -> usize {
+    use envtrail_model::canonical::hash_canonical;
+    use rayon::prelude::*;
+
+    snapshot.validate().expect("generated snapshots are valid");
+    snapshot.normalize();
+    let states: Vec<_> = snapshot.component_states().into_iter().collect();
+    let (a, b) = rayon::join(
+        || {
+            states
+                .par_iter()
+                .map(|(_, state)| {
+                    state.state_hash().len()
+                        + serde_json::to_vec(state).map_or(0, |v| v.len())
+                        + state.artifact_digests().len()
+                })
+                .sum::<usize>()
+        },
+        || {
+            snapshot
+                .artifacts
+                .par_iter()
+                .map(|a| hash_canonical(a).len() + serde_json::to_vec(a).map_or(0, |v| v.len()))
+                .sum::<usize>()
+        },
+    );
+    a + b
+}
+
+/// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`
+/// (in clock ticks of 10 ms); `None` where that file is not available.
+pub fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The 1-, 5- and 15-minute load averages, from `/proc/loadavg`.
+pub fn load_average() -> Option<String> {
+    let avg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(avg.split(' ').take(3).collect::<Vec<_>>().join(" "))
+}
+
 /// The number in environment variable `name`, or `default` when unset. Panics on a value that is
 /// not a number: a benchmark must not silently measure something else than asked.
 pub fn env_usize(name: &str, default: usize) -> usize {
@@ -263,6 +315,20 @@ mod tests {
         );
         let hundred: Vec<u64> = (1..=100).collect();
         assert_eq!(Stats::of(&ms(&hundred)).p95, Duration::from_millis(95));
+    }
+
+    #[test]
+    fn cpu_time_grows_and_hashing_counts_something() {
+        let before = process_cpu_time().unwrap();
+        let fleet = Fleet::new(FleetConfig {
+            components: 200,
+            config_keys: 5,
+            ..FleetConfig::default()
+        });
+        let s = fleet.initial(&path()[0], 0);
+        assert!(hash_like_an_import(s) > 0);
+        assert!(process_cpu_time().unwrap() >= before);
+        assert!(load_average().is_some());
     }
 
     #[test]
