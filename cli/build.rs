@@ -21,13 +21,23 @@ fn main() {
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
         let name = file.file_name().expect("a file").to_string_lossy();
-        writeln!(code, "    ({name:?}, include_str!({:?})),", file.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({name:?}, include_str!({:?})),",
+            file.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
     let config = dir.join("demo.toml");
     println!("cargo:rerun-if-changed={}", config.display());
     if config.exists() {
-        writeln!(code, "/// The demo's config.\npub const CONFIG: &str = include_str!({:?});", config.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "/// The demo's config.\npub const CONFIG: &str = include_str!({:?});",
+            config.display().to_string()
+        )
+        .unwrap();
     } else {
         code.push_str("/// The demo's config.\npub const CONFIG: &str = \"\";\n");
     }

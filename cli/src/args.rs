@@ -10,7 +10,12 @@ use envtrail_model::Severity;
 #[command(name = "envtrail", version, about, propagate_version = true)]
 pub struct Cli {
     /// The SQLite store.
-    #[arg(long, global = true, env = "ENVTRAIL_DB", default_value = "envtrail.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "ENVTRAIL_DB",
+        default_value = "envtrail.db"
+    )]
     pub db: PathBuf,
 
     /// The config file (default: envtrail.toml in the current directory, if present).

@@ -8,15 +8,14 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use envtrail_diff::{ArtifactIdentity, Policy};
 use envtrail_model::output::{
-    ASOF_SCHEMA, AsOf, AsOfComponent, ComparisonSide, ENVS_SCHEMA, EnvironmentEvidence,
-    Environments, HISTORY_SCHEMA, History, HistoryEvent, IMPORT_SCHEMA, ImportResult,
-    ImportedSnapshot, Report,
+    ASOF_SCHEMA, AsOf, AsOfComponent, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
+    HistoryEvent, IMPORT_SCHEMA, ImportResult, ImportedSnapshot, Report,
 };
 use envtrail_model::view::EnvironmentState;
 use envtrail_model::{ComponentName, EnvName, Severity, Snapshot, Timestamp};
 use envtrail_store::Store;
 
-use crate::args::{Cli, Command, Format, ReportArgs};
+use crate::args::{Cli, Command, ReportArgs};
 use crate::config::Config;
 use crate::timearg::{env_name, side, time_or_now};
 use crate::{Outcome, demo, render};
@@ -30,9 +29,18 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Diff { left, right, at } => diff(cli, left, right, at.as_deref()),
         Command::Report(args) => report(cli, args),
         Command::Asof { env, time } => asof(cli, env, time),
-        Command::History { env, component, since, until } => {
-            history(cli, env, component.as_deref(), since.as_deref(), until.as_deref())
-        }
+        Command::History {
+            env,
+            component,
+            since,
+            until,
+        } => history(
+            cli,
+            env,
+            component.as_deref(),
+            since.as_deref(),
+            until.as_deref(),
+        ),
         Command::Verify => verify(cli),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
@@ -81,7 +89,9 @@ fn import(cli: &Cli, files: &[std::path::PathBuf]) -> Result<Outcome> {
         Store::open(&cli.db).with_context(|| format!("opening store {}", cli.db.display()))?;
     let mut imported = Vec::with_capacity(snapshots.len());
     for (file, snapshot) in snapshots {
-        let outcome = store.import(snapshot).with_context(|| format!("{file}: not stored"))?;
+        let outcome = store
+            .import(snapshot)
+            .with_context(|| format!("{file}: not stored"))?;
         imported.push(ImportedSnapshot {
             file,
             snapshot: outcome.snapshot,
@@ -90,7 +100,10 @@ fn import(cli: &Cli, files: &[std::path::PathBuf]) -> Result<Outcome> {
             components: outcome.components,
         });
     }
-    let result = ImportResult { schema: IMPORT_SCHEMA.into(), imported };
+    let result = ImportResult {
+        schema: IMPORT_SCHEMA.into(),
+        imported,
+    };
     print(&render::import(&result, cli.format)?)?;
     Ok(Outcome::Success)
 }
@@ -99,24 +112,42 @@ fn export(cli: &Cli, env: &str, at: Option<&str>) -> Result<Outcome> {
     let store = open_existing(&cli.db)?;
     let env = env_name(env)?;
     let at = time_or_now(at, "--at")?;
-    let snapshot = store
-        .export(&env, at)?
-        .ok_or_else(|| anyhow!("environment {env}: no snapshot at or before {}", fmt_time(&at)))?;
+    let snapshot = store.export(&env, at)?.ok_or_else(|| {
+        anyhow!(
+            "environment {env}: no snapshot at or before {}",
+            fmt_time(&at)
+        )
+    })?;
     print(&serde_json::to_string_pretty(&snapshot)?)?;
     Ok(Outcome::Success)
 }
 
 fn envs(cli: &Cli) -> Result<Outcome> {
     let store = open_existing(&cli.db)?;
-    let environments = Environments { schema: ENVS_SCHEMA.into(), environments: store.environments()? };
-    print(&render::envs(&environments, cli.format, chrono::Utc::now())?)?;
+    let environments = Environments {
+        schema: ENVS_SCHEMA.into(),
+        environments: store.environments()?,
+    };
+    print(&render::envs(
+        &environments,
+        cli.format,
+        chrono::Utc::now(),
+    )?)?;
     Ok(Outcome::Success)
 }
 
-fn state_at(store: &Store, env: &EnvName, at: Timestamp, history: bool) -> Result<EnvironmentState> {
-    store
-        .environment_state(env, at, history)?
-        .ok_or_else(|| anyhow!("environment {env}: no snapshot at or before {}", fmt_time(&at)))
+fn state_at(
+    store: &Store,
+    env: &EnvName,
+    at: Timestamp,
+    history: bool,
+) -> Result<EnvironmentState> {
+    store.environment_state(env, at, history)?.ok_or_else(|| {
+        anyhow!(
+            "environment {env}: no snapshot at or before {}",
+            fmt_time(&at)
+        )
+    })
 }
 
 fn diff(cli: &Cli, left: &str, right: &str, at: Option<&str>) -> Result<Outcome> {
@@ -177,17 +208,6 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
 }
 
-/// Evidence for one environment state.
-pub fn evidence_of(state: &EnvironmentState) -> EnvironmentEvidence {
-    EnvironmentEvidence {
-        environment: state.environment.clone(),
-        snapshot: Some(state.snapshot.clone()),
-        next: state.next.clone(),
-        sources: state.sources.clone(),
-        complete: state.is_complete(),
-    }
-}
-
 fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
     let store = open_existing(&cli.db)?;
     let env = env_name(env)?;
@@ -208,7 +228,7 @@ fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
     let answer = AsOf {
         schema: ASOF_SCHEMA.into(),
         at,
-        evidence: evidence_of(&state),
+        evidence: envtrail_diff::evidence(&state),
         components,
         artifacts: state.artifacts.values().cloned().collect(),
     };
@@ -227,11 +247,19 @@ fn history(
     let store = open_existing(&cli.db)?;
     let env = env_name(env)?;
     let component: Option<ComponentName> = component
-        .map(|c| c.parse().with_context(|| format!("argument --component {c:?}")))
+        .map(|c| {
+            c.parse()
+                .with_context(|| format!("argument --component {c:?}"))
+        })
         .transpose()?;
-    let since = since.map(|s| envtrail_model::parse_time(s).context("argument --since")).transpose()?;
-    let until = until.map(|s| envtrail_model::parse_time(s).context("argument --until")).transpose()?;
+    let since = since
+        .map(|s| envtrail_model::parse_time(s).context("argument --since"))
+        .transpose()?;
+    let until = until
+        .map(|s| envtrail_model::parse_time(s).context("argument --until"))
+        .transpose()?;
     let identity = ArtifactIdentity::new(&store.artifact_links()?);
+    let policy = config.policy.compile()?;
     let changes = store.history(&env, component.as_ref(), since, until)?;
     let events = changes
         .iter()
@@ -242,7 +270,7 @@ fn history(
                 change.after.as_deref(),
                 change.incomplete_sources.is_empty(),
                 &identity,
-                &config.policy,
+                &policy,
             )
             .map(|detail| HistoryEvent {
                 snapshot: change.snapshot.clone(),
@@ -251,8 +279,14 @@ fn history(
             })
         })
         .collect();
-    let answer =
-        History { schema: HISTORY_SCHEMA.into(), environment: env, component, since, until, events };
+    let answer = History {
+        schema: HISTORY_SCHEMA.into(),
+        environment: env,
+        component,
+        since,
+        until,
+        events,
+    };
     print(&render::history(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }
@@ -262,7 +296,11 @@ fn verify(cli: &Cli) -> Result<Outcome> {
     let result = store.verify()?;
     print(&render::verify(&result, cli.format)?)?;
     if !result.ok {
-        let first = result.problems.first().map(|p| p.message.as_str()).unwrap_or("unknown problem");
+        let first = result
+            .problems
+            .first()
+            .map(|p| p.message.as_str())
+            .unwrap_or("unknown problem");
         bail!("store {} failed verification: {first}", cli.db.display());
     }
     Ok(Outcome::Success)
@@ -272,4 +310,3 @@ fn verify(cli: &Cli) -> Result<Outcome> {
 pub fn fmt_time(t: &Timestamp) -> String {
     envtrail_model::time::format_time(t)
 }
-

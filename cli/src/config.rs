@@ -123,15 +123,21 @@ impl Config {
             Some(path) => Self::from_file(path),
             None => {
                 let default = Path::new(DEFAULT_CONFIG_FILE);
-                if default.exists() { Self::from_file(default) } else { Ok(Self::default()) }
+                if default.exists() {
+                    Self::from_file(default)
+                } else {
+                    Ok(Self::default())
+                }
             }
         }
     }
 
     /// Reads and checks one file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Io { file: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
@@ -141,19 +147,19 @@ impl Config {
             file: file.to_owned(),
             message: describe_toml_error(text, &err),
         })?;
-        let value_error = |span: std::ops::Range<usize>, key: &str, why: String| ConfigError::Value {
-            file: file.to_owned(),
-            line: line_of(text, span.start),
-            key: key.to_owned(),
-            why,
-        };
+        let value_error =
+            |span: std::ops::Range<usize>, key: &str, why: String| ConfigError::Value {
+                file: file.to_owned(),
+                line: line_of(text, span.start),
+                key: key.to_owned(),
+                why,
+            };
 
         let mut path = Vec::new();
         for (i, name) in raw.promotion.path.iter().enumerate() {
-            let env: EnvName = name
-                .get_ref()
-                .parse()
-                .map_err(|e| value_error(name.span(), &format!("promotion.path[{i}]"), format!("{e}")))?;
+            let env: EnvName = name.get_ref().parse().map_err(|e| {
+                value_error(name.span(), &format!("promotion.path[{i}]"), format!("{e}"))
+            })?;
             if path.contains(&env) {
                 return Err(value_error(
                     name.span(),
@@ -167,22 +173,35 @@ impl Config {
         let mut policy = Policy::default();
         if let Some(age) = &raw.report.max_snapshot_age {
             let duration = humantime::parse_duration(age.get_ref()).map_err(|e| {
-                value_error(age.span(), "report.max_snapshot_age", format!("{e} (e.g. \"24h\", \"90m\")"))
+                value_error(
+                    age.span(),
+                    "report.max_snapshot_age",
+                    format!("{e} (e.g. \"24h\", \"90m\")"),
+                )
             })?;
-            policy.max_snapshot_age = chrono::Duration::from_std(duration).map_err(|e| {
-                value_error(age.span(), "report.max_snapshot_age", e.to_string())
-            })?;
+            policy.max_snapshot_age = chrono::Duration::from_std(duration)
+                .map_err(|e| value_error(age.span(), "report.max_snapshot_age", e.to_string()))?;
         }
         policy.severities = raw.severity;
         for (i, glob) in raw.config.environment_specific.iter().enumerate() {
             globset::Glob::new(glob.get_ref()).map_err(|e| {
-                value_error(glob.span(), &format!("config.environment_specific[{i}]"), e.to_string())
+                value_error(
+                    glob.span(),
+                    &format!("config.environment_specific[{i}]"),
+                    e.to_string(),
+                )
             })?;
-            policy.environment_specific_keys.push(glob.get_ref().clone());
+            policy
+                .environment_specific_keys
+                .push(glob.get_ref().clone());
         }
         for (i, rule) in raw.ignore.iter().enumerate() {
             globset::Glob::new(rule.component.get_ref()).map_err(|e| {
-                value_error(rule.component.span(), &format!("ignore[{i}].component"), e.to_string())
+                value_error(
+                    rule.component.span(),
+                    &format!("ignore[{i}].component"),
+                    e.to_string(),
+                )
             })?;
             let expires = match &rule.expires {
                 None => None,
@@ -235,7 +254,11 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn find_line(text: &str, needle: &str) -> Option<usize> {
@@ -273,15 +296,25 @@ expires = "2027-01-31"
         .unwrap();
         assert_eq!(config.path.len(), 3);
         assert_eq!(config.policy.max_snapshot_age, chrono::Duration::hours(36));
-        assert_eq!(config.policy.severities[&FindingKind::ConfigDrift], Severity::Medium);
-        assert_eq!(config.policy.environment_specific_keys, vec!["DB_HOST", "*_URL"]);
-        assert_eq!(config.policy.ignores[0].expires.unwrap().to_string(), "2027-01-31");
+        assert_eq!(
+            config.policy.severities[&FindingKind::ConfigDrift],
+            Severity::Medium
+        );
+        assert_eq!(
+            config.policy.environment_specific_keys,
+            vec!["DB_HOST", "*_URL"]
+        );
+        assert_eq!(
+            config.policy.ignores[0].expires.unwrap().to_string(),
+            "2027-01-31"
+        );
         assert_eq!(config.fail_on, Some(Severity::High));
     }
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let err = parse("[promotion]\npath = [\"dev\"]\n\n[report]\nmax_age = \"1h\"\n").unwrap_err();
+        let err =
+            parse("[promotion]\npath = [\"dev\"]\n\n[report]\nmax_age = \"1h\"\n").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("line 5"), "{text}");
         assert!(text.contains("max_age"), "{text}");
@@ -289,13 +322,17 @@ expires = "2027-01-31"
 
     #[test]
     fn bad_severity_names_line() {
-        let err = parse("[severity]\nconfig_drift = \"urgent\"\n").unwrap_err().to_string();
+        let err = parse("[severity]\nconfig_drift = \"urgent\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2") && err.contains("urgent"), "{err}");
     }
 
     #[test]
     fn bad_duration_and_date_name_key_and_line() {
-        let err = parse("[report]\nmax_snapshot_age = \"soon\"\n").unwrap_err().to_string();
+        let err = parse("[report]\nmax_snapshot_age = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(":2: key `report.max_snapshot_age`"), "{err}");
         let err = parse("\n[[ignore]]\nkind = \"config_drift\"\nexpires = \"31/01/2027\"\n")
             .unwrap_err()
@@ -305,7 +342,9 @@ expires = "2027-01-31"
 
     #[test]
     fn duplicate_env_in_path_is_refused() {
-        let err = parse("[promotion]\npath = [\"dev\", \"dev\"]\n").unwrap_err().to_string();
+        let err = parse("[promotion]\npath = [\"dev\", \"dev\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("appears twice"), "{err}");
     }
 

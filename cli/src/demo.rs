@@ -29,7 +29,10 @@ pub fn run(format: Format, fail_on: Option<Severity>) -> Result<Outcome> {
     let mut store = Store::open(&db)?;
     let mut snapshots = Vec::with_capacity(SNAPSHOTS.len());
     for (name, text) in SNAPSHOTS {
-        snapshots.push(envtrail_collect_file::parse_snapshot(name, text.as_bytes())?);
+        snapshots.push(envtrail_collect_file::parse_snapshot(
+            name,
+            text.as_bytes(),
+        )?);
     }
     snapshots.sort_by_key(|s| s.taken_at);
     let count = snapshots.len();
@@ -38,7 +41,10 @@ pub fn run(format: Format, fail_on: Option<Severity>) -> Result<Outcome> {
     }
     let config = Config::parse(Path::new("snapshots/demo.toml"), CONFIG)?;
     let path: Vec<EnvName> = if config.path.is_empty() {
-        ["dev", "staging", "prod"].iter().map(|e| e.parse().expect("valid names")).collect()
+        ["dev", "staging", "prod"]
+            .iter()
+            .map(|e| e.parse().expect("valid names"))
+            .collect()
     } else {
         config.path.clone()
     };

@@ -31,7 +31,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { exit_codes::ERROR } else { exit_codes::SUCCESS });
+            return ExitCode::from(if err.use_stderr() {
+                exit_codes::ERROR
+            } else {
+                exit_codes::SUCCESS
+            });
         }
     };
     match commands::run(&cli) {

@@ -13,12 +13,20 @@ const T3: &str = "2026-11-20T10:00:00Z";
 #[test]
 fn import_then_export_round_trips() {
     let ws = Workspace::new();
-    let mut snap = snapshot("prod", T1, &[("api", 'a', &[("LOG_LEVEL", "info")]), ("web", 'b', &[])]);
+    let mut snap = snapshot(
+        "prod",
+        T1,
+        &[("api", 'a', &[("LOG_LEVEL", "info")]), ("web", 'b', &[])],
+    );
     snap["future_field"] = json!({"kept": true});
     let file = ws.write_json("prod.json", &snap);
     let run = ws.run(&["import", file.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("prod") && run.stdout.contains("stored"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("prod") && run.stdout.contains("stored"),
+        "{}",
+        run.stdout
+    );
 
     let run = ws.run(&["export", "--env", "prod", "--at", T2]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -48,7 +56,10 @@ fn stdin_import_works() {
     let text = serde_json::to_string(&snapshot("dev", T1, &[("api", 'a', &[])])).unwrap();
     let run = ws.run_with_stdin(&["import", "-"], Some(&text));
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(ws.run(&["--format", "json", "envs"]).json()["environments"][0]["environment"], "dev");
+    assert_eq!(
+        ws.run(&["--format", "json", "envs"]).json()["environments"][0]["environment"],
+        "dev"
+    );
 }
 
 #[test]
@@ -61,7 +72,12 @@ fn a_bad_file_stores_nothing_and_names_file_and_field() {
     let run = ws.run(&["import", good.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("bad.json"), "{}", run.stderr);
-    assert!(run.stderr.contains("workloads[0].containers[0].running_digests[0]"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("workloads[0].containers[0].running_digests[0]"),
+        "{}",
+        run.stderr
+    );
     // Nothing was stored, not even the good file: the store may not even exist.
     if ws.db().exists() {
         let envs = ws.run(&["--format", "json", "envs"]).json();
@@ -84,13 +100,31 @@ fn secret_values_are_refused_and_never_echoed() {
 
 fn three_env_store(ws: &Workspace) {
     let files = [
-        ws.write_json("dev1.json", &snapshot("dev", T1, &[("api", 'a', &[("LOG", "info")])])),
-        ws.write_json("dev2.json", &snapshot("dev", T3, &[("api", 'b', &[("LOG", "info")])])),
-        ws.write_json("staging1.json", &snapshot("staging", T1, &[("api", 'a', &[("LOG", "info")])])),
-        ws.write_json("staging2.json", &snapshot("staging", T3, &[("api", 'a', &[("LOG", "info")])])),
-        ws.write_json("prod1.json", &snapshot("prod", T1, &[("api", 'a', &[("LOG", "info")])])),
+        ws.write_json(
+            "dev1.json",
+            &snapshot("dev", T1, &[("api", 'a', &[("LOG", "info")])]),
+        ),
+        ws.write_json(
+            "dev2.json",
+            &snapshot("dev", T3, &[("api", 'b', &[("LOG", "info")])]),
+        ),
+        ws.write_json(
+            "staging1.json",
+            &snapshot("staging", T1, &[("api", 'a', &[("LOG", "info")])]),
+        ),
+        ws.write_json(
+            "staging2.json",
+            &snapshot("staging", T3, &[("api", 'a', &[("LOG", "info")])]),
+        ),
+        ws.write_json(
+            "prod1.json",
+            &snapshot("prod", T1, &[("api", 'a', &[("LOG", "info")])]),
+        ),
         // prod now runs 'c', which no upstream environment ever ran: an unpromoted hotfix.
-        ws.write_json("prod2.json", &snapshot("prod", T3, &[("api", 'c', &[("LOG", "info")])])),
+        ws.write_json(
+            "prod2.json",
+            &snapshot("prod", T3, &[("api", 'c', &[("LOG", "info")])]),
+        ),
     ];
     let mut args = vec!["import"];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
@@ -103,22 +137,66 @@ fn report_exit_codes_follow_fail_on() {
     let ws = Workspace::new();
     three_env_store(&ws);
     let at = "2026-11-20T11:00:00Z";
-    let run = ws.run(&["report", "--path", "dev,staging,prod", "--at", at, "--format", "json"]);
-    assert_eq!(run.code, 0, "without --fail-on findings do not fail: {}", run.stderr);
+    let run = ws.run(&[
+        "report",
+        "--path",
+        "dev,staging,prod",
+        "--at",
+        at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "without --fail-on findings do not fail: {}",
+        run.stderr
+    );
     let report = run.json();
     assert_eq!(report["schema"], "envtrail.report.v1");
-    let kinds: Vec<&str> =
-        report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"unpromoted_hotfix"), "{kinds:?}");
     assert!(kinds.contains(&"pending_promotion"), "{kinds:?}");
 
-    let run = ws.run(&["report", "--path", "dev,staging,prod", "--at", at, "--fail-on", "high"]);
-    assert_eq!(run.code, 2, "a high finding with --fail-on high exits 2: {}", run.stderr);
-    let run = ws.run(&["report", "--path", "dev,staging,prod", "--at", at, "--fail-on", "critical"]);
+    let run = ws.run(&[
+        "report",
+        "--path",
+        "dev,staging,prod",
+        "--at",
+        at,
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(
+        run.code, 2,
+        "a high finding with --fail-on high exits 2: {}",
+        run.stderr
+    );
+    let run = ws.run(&[
+        "report",
+        "--path",
+        "dev,staging,prod",
+        "--at",
+        at,
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(run.code, 0, "nothing critical: {}", run.stderr);
 
     // Before prod's hotfix the same question had no high finding.
-    let run = ws.run(&["report", "--path", "staging,prod", "--at", "2026-11-18T11:00:00Z", "--fail-on", "high"]);
+    let run = ws.run(&[
+        "report",
+        "--path",
+        "staging,prod",
+        "--at",
+        "2026-11-18T11:00:00Z",
+        "--fail-on",
+        "high",
+    ]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
 }
 
@@ -143,10 +221,17 @@ fn errors_exit_1_and_name_what_is_at_fault() {
     assert_eq!(run.code, 1, "no path anywhere");
     assert!(run.stderr.contains("no promotion path"), "{}", run.stderr);
 
-    ws.write("envtrail.toml", "[promotion]\npath = [\"dev\"]\n[report]\nmax_age = \"1h\"\n");
+    ws.write(
+        "envtrail.toml",
+        "[promotion]\npath = [\"dev\"]\n[report]\nmax_age = \"1h\"\n",
+    );
     let run = ws.run(&["report"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("envtrail.toml") && run.stderr.contains("line 4"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("envtrail.toml") && run.stderr.contains("line 4"),
+        "{}",
+        run.stderr
+    );
 
     let run = ws.run(&["report", "--fail-on", "urgent", "--path", "dev"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -160,8 +245,20 @@ fn config_file_supplies_path_and_policy() {
         "envtrail.toml",
         "[promotion]\npath = [\"dev\", \"staging\", \"prod\"]\n\n[[ignore]]\nkind = \"unpromoted_hotfix\"\ncomponent = \"api\"\nreason = \"known\"\n",
     );
-    let run = ws.run(&["report", "--at", "2026-11-20T11:00:00Z", "--fail-on", "high", "--format", "json"]);
-    assert_eq!(run.code, 0, "the only high finding is ignored: {}", run.stdout);
+    let run = ws.run(&[
+        "report",
+        "--at",
+        "2026-11-20T11:00:00Z",
+        "--fail-on",
+        "high",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "the only high finding is ignored: {}",
+        run.stdout
+    );
     let report = run.json();
     assert_eq!(report["summary"]["ignored"], json!(1));
     assert_eq!(report["ignored"][0]["finding"]["kind"], "unpromoted_hotfix");
@@ -175,8 +272,14 @@ fn asof_states_snapshot_and_window() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let answer = run.json();
     assert_eq!(answer["schema"], "envtrail.asof.v1");
-    assert_eq!(answer["evidence"]["snapshot"]["taken_at"], "2026-11-18T10:00:00Z");
-    assert_eq!(answer["evidence"]["next"]["taken_at"], "2026-11-20T10:00:00Z");
+    assert_eq!(
+        answer["evidence"]["snapshot"]["taken_at"],
+        "2026-11-18T10:00:00Z"
+    );
+    assert_eq!(
+        answer["evidence"]["next"]["taken_at"],
+        "2026-11-20T10:00:00Z"
+    );
     assert_eq!(answer["components"][0]["artifacts"][0], digest('a'));
 
     let run = ws.run(&["asof", "prod", "2026-11-01"]);
@@ -184,7 +287,11 @@ fn asof_states_snapshot_and_window() {
     assert!(run.stderr.contains("no snapshot"), "{}", run.stderr);
 
     let table = ws.run(&["asof", "prod", "2026-11-19"]);
-    assert!(table.stdout.contains("evidence: snapshot"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("evidence: snapshot"),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]
@@ -199,14 +306,25 @@ fn diff_between_times_and_history() {
     assert_eq!(diff["changes"][0]["change"], "changed");
 
     let run = ws.run(&["diff", "prod", "prod", "--format", "json"]);
-    assert_eq!(run.json()["changes"], json!([]), "a state diffed with itself is empty");
+    assert_eq!(
+        run.json()["changes"],
+        json!([]),
+        "a state diffed with itself is empty"
+    );
 
     let run = ws.run(&["history", "prod", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let events = run.json()["events"].as_array().unwrap().clone();
     assert_eq!(events.len(), 2, "added, then changed: {events:?}");
     assert_eq!(events[1]["change"]["change"], "changed");
-    let run = ws.run(&["history", "prod", "--since", "2026-11-19", "--format", "json"]);
+    let run = ws.run(&[
+        "history",
+        "prod",
+        "--since",
+        "2026-11-19",
+        "--format",
+        "json",
+    ]);
     assert_eq!(run.json()["events"].as_array().unwrap().len(), 1);
 }
 
@@ -217,14 +335,20 @@ fn verify_passes_on_an_intact_store() {
     let run = ws.run(&["verify", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["ok"], json!(true));
-    assert_eq!(run.json()["snapshots_checked"], json!(7));
+    assert_eq!(run.json()["snapshots_checked"], json!(6));
 }
 
 #[test]
 fn markdown_and_table_formats_render() {
     let ws = Workspace::new();
     three_env_store(&ws);
-    let md = ws.run(&["report", "--path", "dev,staging,prod", "--format", "markdown"]);
+    let md = ws.run(&[
+        "report",
+        "--path",
+        "dev,staging,prod",
+        "--format",
+        "markdown",
+    ]);
     assert_eq!(md.code, 0);
     assert!(md.stdout.contains("| severity"), "{}", md.stdout);
     let table = ws.run(&["envs"]);

@@ -25,14 +25,22 @@ fn time(t: &Timestamp) -> String {
 }
 
 fn snapshot_label(s: &SnapshotRef) -> String {
-    format!("#{} {} ({})", s.id, time(&s.taken_at), &s.hash[..s.hash.len().min(12)])
+    format!(
+        "#{} {} ({})",
+        s.id,
+        time(&s.taken_at),
+        &s.hash[..s.hash.len().min(12)]
+    )
 }
 
 fn digests(list: &[Digest]) -> String {
     if list.is_empty() {
         return "-".into();
     }
-    list.iter().map(|d| d.short()).collect::<Vec<_>>().join(", ")
+    list.iter()
+        .map(|d| d.short())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `envtrail import`.
@@ -42,14 +50,25 @@ pub fn import(result: &ImportResult, format: Format) -> Result<String> {
     }
     let mut doc = Doc::new(format);
     doc.table(
-        &["file", "environment", "taken at", "snapshot", "stored", "changed / components"],
+        &[
+            "file",
+            "environment",
+            "taken at",
+            "snapshot",
+            "stored",
+            "changed / components",
+        ],
         result.imported.iter().map(|i| {
             vec![
                 i.file.clone(),
                 i.snapshot.environment.to_string(),
                 time(&i.snapshot.taken_at),
                 format!("#{} {}", i.snapshot.id, &i.snapshot.hash[..12]),
-                if i.stored { "stored".into() } else { "already stored".into() },
+                if i.stored {
+                    "stored".into()
+                } else {
+                    "already stored".into()
+                },
                 format!("{} / {}", i.components_changed, i.components),
             ]
         }),
@@ -68,7 +87,14 @@ pub fn envs(result: &Environments, format: Format, now: Timestamp) -> Result<Str
         return Ok(doc.finish());
     }
     doc.table(
-        &["environment", "snapshots", "newest", "age", "components", "complete"],
+        &[
+            "environment",
+            "snapshots",
+            "newest",
+            "age",
+            "components",
+            "complete",
+        ],
         result.environments.iter().map(|e| {
             let incomplete: Vec<String> = e
                 .sources
@@ -82,7 +108,11 @@ pub fn envs(result: &Environments, format: Format, now: Timestamp) -> Result<Str
                 snapshot_label(&e.newest),
                 age(now - e.newest.taken_at),
                 e.components.to_string(),
-                if e.complete { "yes".into() } else { format!("no: {}", incomplete.join(", ")) },
+                if e.complete {
+                    "yes".into()
+                } else {
+                    format!("no: {}", incomplete.join(", "))
+                },
             ]
         }),
     );
@@ -140,14 +170,26 @@ fn change_detail(change: &ComponentChange) -> String {
             .iter()
             .map(|a| {
                 let show = |v: &Option<serde_json::Value>| {
-                    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+                    v.as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "-".into())
                 };
-                format!("{}.{} {} -> {}", a.address, a.attribute, show(&a.left), show(&a.right))
+                format!(
+                    "{}.{} {} -> {}",
+                    a.address,
+                    a.attribute,
+                    show(&a.left),
+                    show(&a.right)
+                )
             })
             .collect();
         parts.push(format!("infrastructure {}", attrs.join(", ")));
     }
-    if parts.is_empty() { "-".into() } else { parts.join("; ") }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// `envtrail diff`.
@@ -157,26 +199,46 @@ pub fn comparison(result: &Comparison, format: Format) -> Result<String> {
     }
     let mut doc = Doc::new(format);
     for (label, side) in [("left", &result.left), ("right", &result.right)] {
-        let snapshot = side.evidence.snapshot.as_ref().map(snapshot_label).unwrap_or_default();
+        let snapshot = side
+            .evidence
+            .snapshot
+            .as_ref()
+            .map(snapshot_label)
+            .unwrap_or_default();
         doc.line(&format!(
             "{label}: {} at {} — snapshot {snapshot}{}",
             side.environment,
             time(&side.at),
-            if side.evidence.complete { "" } else { " (incomplete sources)" }
+            if side.evidence.complete {
+                ""
+            } else {
+                " (incomplete sources)"
+            }
         ));
     }
     doc.blank();
     if result.changes.is_empty() {
-        doc.line(&format!("no differences ({} components equal)", result.unchanged));
+        doc.line(&format!(
+            "no differences ({} components equal)",
+            result.unchanged
+        ));
         return Ok(doc.finish());
     }
     doc.table(
         &["component", "change", "detail"],
         result.changes.iter().map(|c| {
-            vec![c.component.to_string(), change_kind(c.change).into(), change_detail(c)]
+            vec![
+                c.component.to_string(),
+                change_kind(c.change).into(),
+                change_detail(c),
+            ]
         }),
     );
-    doc.line(&format!("{} changed, {} equal", result.changes.len(), result.unchanged));
+    doc.line(&format!(
+        "{} changed, {} equal",
+        result.changes.len(),
+        result.unchanged
+    ));
     Ok(doc.finish())
 }
 
@@ -188,7 +250,12 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
     let mut doc = Doc::new(format);
     doc.heading(&format!(
         "envtrail report: {} at {}",
-        result.path.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(" -> "),
+        result
+            .path
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> "),
         time(&result.at)
     ));
     doc.table(
@@ -196,9 +263,19 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
         result.environments.iter().map(|e| {
             vec![
                 e.environment.to_string(),
-                e.snapshot.as_ref().map(snapshot_label).unwrap_or_else(|| "none".into()),
-                e.next.as_ref().map(snapshot_label).unwrap_or_else(|| "-".into()),
-                if e.complete { "yes".into() } else { "no".into() },
+                e.snapshot
+                    .as_ref()
+                    .map(snapshot_label)
+                    .unwrap_or_else(|| "none".into()),
+                e.next
+                    .as_ref()
+                    .map(snapshot_label)
+                    .unwrap_or_else(|| "-".into()),
+                if e.complete {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
             ]
         }),
     );
@@ -219,7 +296,10 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
                 vec![
                     f.severity.to_string(),
                     f.kind.to_string(),
-                    f.component.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                    f.component
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     env,
                     f.message.clone(),
                 ]
@@ -235,8 +315,16 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
     doc.line(&format!(
         "{} findings{}{}",
         s.total,
-        if by_severity.is_empty() { String::new() } else { format!(" ({})", by_severity.join(", ")) },
-        if s.ignored > 0 { format!("; {} ignored by rules", s.ignored) } else { String::new() }
+        if by_severity.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_severity.join(", "))
+        },
+        if s.ignored > 0 {
+            format!("; {} ignored by rules", s.ignored)
+        } else {
+            String::new()
+        }
     ));
     if !result.ignored.is_empty() {
         doc.blank();
@@ -245,12 +333,23 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
             result.ignored.iter().map(|i| {
                 vec![
                     i.finding.kind.to_string(),
-                    i.finding.component.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+                    i.finding
+                        .component
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
                     i.finding.environment.to_string(),
                     format!(
                         "{}{}",
-                        i.rule.reason.clone().unwrap_or_else(|| "no reason given".into()),
-                        i.rule.expires.as_ref().map(|e| format!(" (until {e})")).unwrap_or_default()
+                        i.rule
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| "no reason given".into()),
+                        i.rule
+                            .expires
+                            .as_ref()
+                            .map(|e| format!(" (until {e})"))
+                            .unwrap_or_default()
                     ),
                 ]
             }),
@@ -268,14 +367,21 @@ pub fn asof(result: &AsOf, format: Format) -> Result<String> {
     let e = &result.evidence;
     doc.heading(&format!("{} at {}", e.environment, time(&result.at)));
     if let Some(s) = &e.snapshot {
-        doc.line(&format!("evidence: snapshot {} (chain link {})", snapshot_label(s), s.hash));
+        doc.line(&format!(
+            "evidence: snapshot {} (chain link {})",
+            snapshot_label(s),
+            s.hash
+        ));
         match &e.next {
             Some(next) => doc.line(&format!(
                 "window: this state held from {} until at least the next snapshot {}",
                 time(&s.taken_at),
                 snapshot_label(next)
             )),
-            None => doc.line(&format!("window: from {} (no later snapshot yet)", time(&s.taken_at))),
+            None => doc.line(&format!(
+                "window: from {} (no later snapshot yet)",
+                time(&s.taken_at)
+            )),
         }
     }
     for source in &e.sources {
@@ -297,7 +403,11 @@ pub fn asof(result: &AsOf, format: Format) -> Result<String> {
                 rows.push(vec![
                     c.component.to_string(),
                     w.reference.clone(),
-                    format!("{}{}", container.name, if container.init { " (init)" } else { "" }),
+                    format!(
+                        "{}{}",
+                        container.name,
+                        if container.init { " (init)" } else { "" }
+                    ),
                     container.image.clone(),
                     digests(&running),
                     w.config.len().to_string(),
@@ -317,7 +427,18 @@ pub fn asof(result: &AsOf, format: Format) -> Result<String> {
             ]);
         }
     }
-    doc.table(&["component", "workload", "container", "image", "digest", "config keys", "since"], rows);
+    doc.table(
+        &[
+            "component",
+            "workload",
+            "container",
+            "image",
+            "digest",
+            "config keys",
+            "since",
+        ],
+        rows,
+    );
     Ok(doc.finish())
 }
 
@@ -359,7 +480,10 @@ pub fn verify(result: &VerifyResult, format: Format) -> Result<String> {
             result.chain_head.as_deref().unwrap_or("(empty store)")
         ));
     } else {
-        doc.line(&format!("FAILED after checking {} snapshots", result.snapshots_checked));
+        doc.line(&format!(
+            "FAILED after checking {} snapshots",
+            result.snapshots_checked
+        ));
         for p in &result.problems {
             match p.snapshot_id {
                 Some(id) => doc.line(&format!("- snapshot #{id}: {}", p.message)),

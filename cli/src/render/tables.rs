@@ -12,7 +12,10 @@ pub(crate) struct Doc {
 
 impl Doc {
     pub(crate) fn new(format: Format) -> Self {
-        Self { format, out: String::new() }
+        Self {
+            format,
+            out: String::new(),
+        }
     }
 
     pub(crate) fn heading(&mut self, text: &str) {
@@ -25,7 +28,11 @@ impl Doc {
     pub(crate) fn line(&mut self, text: &str) {
         self.out.push_str(text);
         // Markdown needs a blank line to end a paragraph line.
-        self.out.push_str(if self.format == Format::Markdown { "\n\n" } else { "\n" });
+        self.out.push_str(if self.format == Format::Markdown {
+            "\n\n"
+        } else {
+            "\n"
+        });
     }
 
     pub(crate) fn blank(&mut self) {
@@ -44,14 +51,16 @@ impl Doc {
                 table.load_preset(presets::ASCII_MARKDOWN);
             }
             _ => {
-                table.load_preset(presets::UTF8_HORIZONTAL_ONLY);
+                table.load_preset(presets::UTF8_BORDERS_ONLY);
                 table.set_content_arrangement(ContentArrangement::Dynamic);
             }
         }
         table.set_header(headers.iter().copied());
         for row in rows {
             let row = if self.format == Format::Markdown {
-                row.into_iter().map(|cell| cell.replace('|', "\\|")).collect()
+                row.into_iter()
+                    .map(|cell| cell.replace('|', "\\|"))
+                    .collect()
             } else {
                 row
             };
