@@ -69,6 +69,10 @@ struct Args {
     /// Seed of the fleet and of the random instants.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also time the real `envtrail` binary at this path (import, report, asof), process start
+    /// and output rendering included (e.g. target/release/envtrail).
+    #[arg(long)]
+    cli: Option<PathBuf>,
     /// Work in this folder and keep it (default: a temporary folder, removed at the end).
     #[arg(long)]
     keep: Option<PathBuf>,
@@ -320,6 +324,29 @@ fn large_fleet(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<(
         human_size(store_size),
     ));
 
+    if let Some(cli) = &args.cli {
+        let db = dir.join("cli-import.sqlite");
+        remove_database(&db);
+        let first = run_cli(cli, dir, &db, &["import".as_ref(), first_file.as_os_str()])?;
+        let next = run_cli(cli, dir, &db, &["import".as_ref(), next_file.as_os_str()])?;
+        remove_database(&db);
+        eprintln!(
+            "cli import: first {}, next {}",
+            human_duration(first),
+            human_duration(next)
+        );
+        rows.push(Row::time(
+            format!("`envtrail import` first snapshot ({n} × {k}), process end to end, 1 run"),
+            first,
+            Duration::from_secs(3),
+        ));
+        rows.push(Row::time(
+            "`envtrail import` next snapshot (1% changed), process end to end, 1 run",
+            next,
+            Duration::from_secs(1),
+        ));
+    }
+
     // Report: dev, staging, prod of n components each.
     let report_path = dir.join("report.sqlite");
     remove_database(&report_path);
@@ -400,10 +427,69 @@ fn large_fleet(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<(
         "report store file (3 × first snapshot)",
         human_size(database_size(&report_path)),
     ));
+    if let Some(cli) = &args.cli {
+        let at = envtrail_model::time::format_time(&at);
+        let mut times = Vec::new();
+        for _ in 0..args.report_runs {
+            times.push(run_cli(
+                cli,
+                dir,
+                &report_path,
+                &[
+                    "--format".as_ref(),
+                    "json".as_ref(),
+                    "report".as_ref(),
+                    "--path".as_ref(),
+                    "dev,staging,prod".as_ref(),
+                    "--at".as_ref(),
+                    at.as_ref(),
+                ],
+            )?);
+        }
+        rows.push(Row::time(
+            format!(
+                "`envtrail --format json report`, 3 × {n}, process end to end, median of {}",
+                args.report_runs
+            ),
+            Stats::of(&times).median,
+            Duration::from_millis(300),
+        ));
+    }
     if args.keep.is_none() {
         remove_database(&report_path);
     }
     Ok(())
+}
+
+/// Runs `envtrail --db DB ARGS...` in `dir` with its output discarded; the wall time it took.
+fn run_cli(
+    cli: &Path,
+    dir: &Path,
+    db: &Path,
+    args: &[&std::ffi::OsStr],
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let out = std::process::Command::new(cli)
+        .current_dir(dir)
+        .env_remove("ENVTRAIL_CONFIG")
+        .env_remove("ENVTRAIL_DB")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .with_context(|| format!("failed to run {}", cli.display()))?;
+    let took = started.elapsed();
+    anyhow::ensure!(
+        out.status.success(),
+        "{} {:?} failed ({}): {}",
+        cli.display(),
+        args,
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(took)
 }
 
 /// The year-of-history target, with the naive archive beside it.
@@ -497,6 +583,25 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         store.export(&env, at)?;
         export.push(started.elapsed());
     }
+    let mut cli_asof = Vec::new();
+    if let Some(cli) = &args.cli {
+        for _ in 0..few {
+            let (env, at) = instant(span);
+            let at = envtrail_model::time::format_time(&at);
+            cli_asof.push(run_cli(
+                cli,
+                dir,
+                &store_path,
+                &[
+                    "--format".as_ref(),
+                    "json".as_ref(),
+                    "asof".as_ref(),
+                    env.as_str().as_ref(),
+                    at.as_ref(),
+                ],
+            )?);
+        }
+    }
     // The naive archive's asof, inside its prefix.
     let naive_span =
         (plan.naive_snapshots_per_env as i64 * plan.fleet.interval.num_seconds()).max(1);
@@ -565,6 +670,13 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         asof_stats.p95,
         Duration::from_millis(50),
     ));
+    if !cli_asof.is_empty() {
+        rows.push(Row::time(
+            format!("`envtrail --format json asof`, process end to end, median of {few}"),
+            Stats::of(&cli_asof).median,
+            Duration::from_millis(50),
+        ));
+    }
     rows.push(Row::info(
         "  asof median / max",
         format!(
