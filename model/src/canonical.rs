@@ -87,8 +87,10 @@ pub fn chain_link(previous: &str, content_hash: &str) -> String {
 /// incrementally).
 pub fn snapshot_content_hash(snapshot: &crate::Snapshot) -> String {
     let states = snapshot.component_states();
-    let component_hashes: Vec<(String, String)> =
-        states.iter().map(|(name, state)| (name.to_string(), state.state_hash())).collect();
+    let component_hashes: Vec<(String, String)> = states
+        .iter()
+        .map(|(name, state)| (name.to_string(), state.state_hash()))
+        .collect();
     let artifact_hashes: Vec<(String, String)> = snapshot
         .artifacts
         .iter()
@@ -98,7 +100,11 @@ pub fn snapshot_content_hash(snapshot: &crate::Snapshot) -> String {
         component_hashes
             .iter()
             .map(|(k, h)| (ItemKind::Component, k.as_str(), h.as_str()))
-            .chain(artifact_hashes.iter().map(|(k, h)| (ItemKind::Artifact, k.as_str(), h.as_str()))),
+            .chain(
+                artifact_hashes
+                    .iter()
+                    .map(|(k, h)| (ItemKind::Artifact, k.as_str(), h.as_str())),
+            ),
     );
     content_hash(&canonical_json(&snapshot.header()), &root)
 }
@@ -110,15 +116,27 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_rfc8785() {
         let v = serde_json::json!({"b": 1, "a": [true, null, "x"], "c": 1.5});
-        assert_eq!(canonical_json(&v), br#"{"a":[true,null,"x"],"b":1,"c":1.5}"#);
+        assert_eq!(
+            canonical_json(&v),
+            br#"{"a":[true,null,"x"],"b":1,"c":1.5}"#
+        );
     }
 
     #[test]
     fn items_root_ignores_input_order_and_sees_every_field() {
-        let a = items_root([(ItemKind::Component, "a", "1"), (ItemKind::Artifact, "d", "2")]);
-        let b = items_root([(ItemKind::Artifact, "d", "2"), (ItemKind::Component, "a", "1")]);
+        let a = items_root([
+            (ItemKind::Component, "a", "1"),
+            (ItemKind::Artifact, "d", "2"),
+        ]);
+        let b = items_root([
+            (ItemKind::Artifact, "d", "2"),
+            (ItemKind::Component, "a", "1"),
+        ]);
         assert_eq!(a, b);
-        let c = items_root([(ItemKind::Component, "a", "1"), (ItemKind::Artifact, "d", "3")]);
+        let c = items_root([
+            (ItemKind::Component, "a", "1"),
+            (ItemKind::Artifact, "d", "3"),
+        ]);
         assert_ne!(a, c);
     }
 

@@ -40,8 +40,8 @@ pub mod view;
 pub use finding::{Finding, FindingKind, Severity};
 pub use names::{ComponentName, Digest, EnvName, Fingerprint, NameError};
 pub use snapshot::{
-    Artifact, ConfigValue, Container, InfraItem, Snapshot, SnapshotError, Source, SourceStatus,
-    Verification, VerificationStatus, Workload, SNAPSHOT_SCHEMA,
+    Artifact, ConfigValue, Container, InfraItem, SNAPSHOT_SCHEMA, Snapshot, SnapshotError, Source,
+    SourceStatus, Verification, VerificationStatus, Workload,
 };
 pub use state::ComponentState;
 pub use time::{Timestamp, parse_time};

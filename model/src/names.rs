@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// A digest that is not `<algorithm>:<lowercase hex>` with a known algorithm and length.
-    #[error("invalid digest {0:?}: expected sha256:<64 lowercase hex> or sha512:<128 lowercase hex>")]
+    #[error(
+        "invalid digest {0:?}: expected sha256:<64 lowercase hex> or sha512:<128 lowercase hex>"
+    )]
     Digest(String),
     /// A fingerprint that is not `sha256:<64 hex>` or `hmac-sha256:<64 hex>`.
     #[error("invalid fingerprint {0:?}: expected sha256:<64 hex> or hmac-sha256:<64 hex>")]
@@ -30,7 +32,8 @@ pub enum NameError {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 macro_rules! string_newtype {
@@ -106,10 +109,10 @@ impl Digest {
         self.0.split_once(':').map(|(_, h)| h).unwrap_or(&self.0)
     }
 
-    /// `sha256:` + the first 12 hex digits, for humans.
+    /// The first 12 hex digits, for humans.
     pub fn short(&self) -> String {
         let hex = self.hex();
-        format!("{}", &hex[..hex.len().min(12)])
+        hex[..hex.len().min(12)].to_owned()
     }
 
     /// The sha256 digest of `bytes`.
@@ -136,7 +139,10 @@ impl Fingerprint {
     /// The plain `sha256:` fingerprint of a non-secret value.
     pub fn of_plain_value(value: &str) -> Self {
         use sha2::{Digest as _, Sha256};
-        Self(format!("sha256:{}", hex::encode(Sha256::digest(value.as_bytes()))))
+        Self(format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(value.as_bytes()))
+        ))
     }
 
     /// Whether this fingerprint is keyed (a secret's).
@@ -152,7 +158,11 @@ impl Fingerprint {
 }
 
 fn check_name(what: &'static str, s: &str) -> Result<(), NameError> {
-    let err = |why| NameError::Name { what, value: s.to_owned(), why };
+    let err = |why| NameError::Name {
+        what,
+        value: s.to_owned(),
+        why,
+    };
     if s.is_empty() {
         return Err(err("must not be empty"));
     }

@@ -125,7 +125,11 @@ pub struct Container {
 impl Container {
     /// The artifacts this container runs: its running digests where known, else its declared digest.
     pub fn artifact_digests(&self) -> impl Iterator<Item = &Digest> {
-        let declared = if self.running_digests.is_empty() { self.digest.as_ref() } else { None };
+        let declared = if self.running_digests.is_empty() {
+            self.digest.as_ref()
+        } else {
+            None
+        };
         self.running_digests.iter().chain(declared)
     }
 }
@@ -196,7 +200,9 @@ pub struct Verification {
 }
 
 /// Outcome of a signature or provenance check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationStatus {
     /// Checked and valid.
@@ -255,7 +261,10 @@ impl Snapshot {
                 return Err(field(format!("sources[{i}].id"), "must not be empty"));
             }
             if !ids.insert(source.id.as_str()) {
-                return Err(field(format!("sources[{i}].id"), format!("duplicate source id {:?}", source.id)));
+                return Err(field(
+                    format!("sources[{i}].id"),
+                    format!("duplicate source id {:?}", source.id),
+                ));
             }
         }
         let mut refs = HashSet::new();
@@ -269,7 +278,10 @@ impl Snapshot {
             if !refs.insert((w.source.as_str(), w.reference.as_str())) {
                 return Err(field(
                     format!("workloads[{i}].ref"),
-                    format!("duplicate workload {:?} in source {:?}", w.reference, w.source),
+                    format!(
+                        "duplicate workload {:?} in source {:?}",
+                        w.reference, w.source
+                    ),
                 ));
             }
             let mut names = HashSet::new();
@@ -300,7 +312,10 @@ impl Snapshot {
         let mut digests = HashSet::new();
         for (i, a) in self.artifacts.iter().enumerate() {
             if !digests.insert(&a.digest) {
-                return Err(field(format!("artifacts[{i}].digest"), format!("duplicate artifact {}", a.digest)));
+                return Err(field(
+                    format!("artifacts[{i}].digest"),
+                    format!("duplicate artifact {}", a.digest),
+                ));
             }
         }
         let mut addresses = HashSet::new();
@@ -314,7 +329,10 @@ impl Snapshot {
             if !addresses.insert((item.source.as_str(), item.address.as_str())) {
                 return Err(field(
                     format!("infrastructure[{i}].address"),
-                    format!("duplicate resource {:?} in source {:?}", item.address, item.source),
+                    format!(
+                        "duplicate resource {:?} in source {:?}",
+                        item.address, item.source
+                    ),
                 ));
             }
         }
@@ -348,10 +366,18 @@ impl Snapshot {
     pub fn component_states(&self) -> BTreeMap<ComponentName, ComponentState> {
         let mut states: BTreeMap<ComponentName, ComponentState> = BTreeMap::new();
         for w in &self.workloads {
-            states.entry(w.component.clone()).or_default().workloads.push(w.clone());
+            states
+                .entry(w.component.clone())
+                .or_default()
+                .workloads
+                .push(w.clone());
         }
         for item in &self.infrastructure {
-            states.entry(item.component.clone()).or_default().infrastructure.push(item.clone());
+            states
+                .entry(item.component.clone())
+                .or_default()
+                .infrastructure
+                .push(item.clone());
         }
         for state in states.values_mut() {
             state.normalize();
@@ -418,7 +444,10 @@ pub struct SnapshotHeader {
 }
 
 fn field(field: String, why: impl Into<String>) -> SnapshotError {
-    SnapshotError::Field { field, why: why.into() }
+    SnapshotError::Field {
+        field,
+        why: why.into(),
+    }
 }
 
 #[cfg(test)]
@@ -493,8 +522,11 @@ mod tests {
     fn from_parts_round_trips() {
         let mut s = sample();
         s.normalize();
-        let rebuilt =
-            Snapshot::from_parts(s.header(), s.component_states().into_values(), s.artifacts.clone());
+        let rebuilt = Snapshot::from_parts(
+            s.header(),
+            s.component_states().into_values(),
+            s.artifacts.clone(),
+        );
         assert_eq!(rebuilt, s);
     }
 }

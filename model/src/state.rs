@@ -31,8 +31,10 @@ impl ComponentState {
                 c.running_digests.dedup();
             }
         }
-        self.workloads.sort_by(|a, b| (&a.source, &a.reference).cmp(&(&b.source, &b.reference)));
-        self.infrastructure.sort_by(|a, b| (&a.source, &a.address).cmp(&(&b.source, &b.address)));
+        self.workloads
+            .sort_by(|a, b| (&a.source, &a.reference).cmp(&(&b.source, &b.reference)));
+        self.infrastructure
+            .sort_by(|a, b| (&a.source, &a.address).cmp(&(&b.source, &b.address)));
     }
 
     /// The artifacts it runs: for each container, its running digests where known, else its
@@ -50,7 +52,9 @@ impl ComponentState {
         let mut map: BTreeMap<&str, BTreeSet<&Fingerprint>> = BTreeMap::new();
         for w in &self.workloads {
             for (key, value) in &w.config {
-                map.entry(key.as_str()).or_default().insert(&value.fingerprint);
+                map.entry(key.as_str())
+                    .or_default()
+                    .insert(&value.fingerprint);
             }
         }
         map
@@ -83,12 +87,21 @@ mod tests {
             }))
             .unwrap()
         };
-        let mut a = ComponentState { workloads: vec![w("a"), w("b")], infrastructure: vec![] };
-        let mut b = ComponentState { workloads: vec![w("b"), w("a")], infrastructure: vec![] };
+        let mut a = ComponentState {
+            workloads: vec![w("a"), w("b")],
+            infrastructure: vec![],
+        };
+        let mut b = ComponentState {
+            workloads: vec![w("b"), w("a")],
+            infrastructure: vec![],
+        };
         a.normalize();
         b.normalize();
         assert_eq!(a.state_hash(), b.state_hash());
-        let c = ComponentState { workloads: vec![w("a")], infrastructure: vec![] };
+        let c = ComponentState {
+            workloads: vec![w("a")],
+            infrastructure: vec![],
+        };
         assert_ne!(a.state_hash(), c.state_hash());
     }
 }

@@ -20,12 +20,14 @@ pub fn parse_time(input: &str) -> Result<Timestamp, TimeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
-    Err(TimeError { input: input.to_owned() })
+    Err(TimeError {
+        input: input.to_owned(),
+    })
 }
 
 /// The RFC 3339 form with second precision and a `Z`, as envtrail prints times.

@@ -14,7 +14,9 @@ use crate::state::ComponentState;
 use crate::time::Timestamp;
 
 /// A stored snapshot, as evidence: which one, of which environment, when, and its chain link.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct SnapshotRef {
     /// The store's id (global import order).
     pub id: i64,

@@ -106,8 +106,11 @@ pub fn fp(value: &str) -> String {
     envtrail_model::Fingerprint::of_plain_value(value).to_string()
 }
 
+/// One workload for [`snapshot`]: component name, digest character, config (key, value) pairs.
+pub type WorkloadSpec<'a> = (&'a str, char, &'a [(&'a str, &'a str)]);
+
 /// A snapshot with one ok source and the given workloads (component, digest, config pairs).
-pub fn snapshot(env: &str, taken_at: &str, workloads: &[(&str, char, &[(&str, &str)])]) -> Value {
+pub fn snapshot(env: &str, taken_at: &str, workloads: &[WorkloadSpec]) -> Value {
     let source = format!("k8s/{env}");
     let workloads: Vec<Value> = workloads
         .iter()
