@@ -278,7 +278,7 @@ async fn read_namespace(
             for pod in pods {
                 match pod {
                     ListedPod::Bare(object, running) => {
-                        read.inventory.bare_pods.push((object, running))
+                        read.inventory.bare_pods.push((*object, running))
                     }
                     ListedPod::Owned(pod) => read.inventory.pods.push(pod),
                 }

@@ -187,7 +187,7 @@ pub fn job(j: Job) -> Option<(String, Owner)> {
 /// A listed Pod: a bare Pod becomes a workload, an owned one keeps its owner and running digests.
 pub enum ListedPod {
     /// No owner: the Pod is its own workload, with its running digests.
-    Bare(WorkloadObject, Running),
+    Bare(Box<WorkloadObject>, Running),
     /// Owned by a controller.
     Owned(PodObject),
 }
@@ -210,14 +210,14 @@ pub fn pod(p: Pod) -> Option<ListedPod> {
     }
     Some(match owner {
         None => ListedPod::Bare(
-            WorkloadObject {
+            Box::new(WorkloadObject {
                 kind: Kind::Pod,
                 name,
                 labels: p.metadata.labels.unwrap_or_default(),
                 annotations: p.metadata.annotations.unwrap_or_default(),
                 template_labels: BTreeMap::new(),
                 spec: p.spec.unwrap_or_default(),
-            },
+            }),
             running,
         ),
         Some(owner) => ListedPod::Owned(PodObject { owner, running }),

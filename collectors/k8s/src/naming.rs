@@ -102,15 +102,15 @@ impl Naming {
 
 fn strip<'a>(text: &'a str, prefixes: &[String], suffixes: &[String]) -> &'a str {
     let mut out = text;
-    if let Some(rest) = prefixes.iter().find_map(|p| out.strip_prefix(p.as_str())) {
-        if !rest.is_empty() {
-            out = rest;
-        }
+    if let Some(rest) = prefixes.iter().find_map(|p| out.strip_prefix(p.as_str()))
+        && !rest.is_empty()
+    {
+        out = rest;
     }
-    if let Some(rest) = suffixes.iter().find_map(|s| out.strip_suffix(s.as_str())) {
-        if !rest.is_empty() {
-            out = rest;
-        }
+    if let Some(rest) = suffixes.iter().find_map(|s| out.strip_suffix(s.as_str()))
+        && !rest.is_empty()
+    {
+        out = rest;
     }
     out
 }

@@ -17,6 +17,7 @@
 //! # let _ = kubeconfig;
 //! ```
 
+pub mod scenario;
 pub mod synthetic;
 
 use std::collections::{BTreeMap, BTreeSet};
