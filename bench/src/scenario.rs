@@ -180,6 +180,59 @@ pub fn hash_like_an_import(mut snapshot: Snapshot) -> usize {
     a + b
 }
 
+/// The same model-level work as [`hash_like_an_import`], one phase at a time on one thread, so
+/// each phase's share of an import's CPU time can be read off: `(phase, time)` in order.
+pub fn import_phases(mut snapshot: Snapshot) -> Vec<(&'static str, Duration)> {
+    use envtrail_model::canonical::{canonical_json, hash_canonical, sha256_hex};
+
+    let mut phases = Vec::new();
+    let mut time = |name, f: &mut dyn FnMut() -> usize| {
+        let started = Instant::now();
+        std::hint::black_box(f());
+        phases.push((name, started.elapsed()));
+    };
+    time("Snapshot::validate", &mut || {
+        usize::from(snapshot.validate().is_ok())
+    });
+    time("Snapshot::normalize", &mut || {
+        snapshot.normalize();
+        snapshot.workloads.len()
+    });
+    let mut states = Default::default();
+    time(
+        "Snapshot::component_states (clones every workload)",
+        &mut || {
+            states = snapshot.component_states();
+            states.len()
+        },
+    );
+    let mut canonical: Vec<Vec<u8>> = Vec::new();
+    time("canonical JSON (RFC 8785) of every state", &mut || {
+        canonical = states.values().map(canonical_json).collect();
+        canonical.len()
+    });
+    time("sha256 of every state's canonical JSON", &mut || {
+        canonical.iter().map(|c| sha256_hex(c).len()).sum()
+    });
+    time("serde_json body of every state", &mut || {
+        states
+            .values()
+            .map(|s| serde_json::to_vec(s).map_or(0, |v| v.len()))
+            .sum()
+    });
+    time("artifact digests of every state", &mut || {
+        states.values().map(|s| s.artifact_digests().len()).sum()
+    });
+    time("hash + body of every artifact", &mut || {
+        snapshot
+            .artifacts
+            .iter()
+            .map(|a| hash_canonical(a).len() + serde_json::to_vec(a).map_or(0, |v| v.len()))
+            .sum()
+    });
+    phases
+}
+
 /// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`
 /// (in clock ticks of 10 ms); `None` where that file is not available.
 pub fn process_cpu_time() -> Option<Duration> {
@@ -326,7 +379,8 @@ mod tests {
             ..FleetConfig::default()
         });
         let s = fleet.initial(&path()[0], 0);
-        assert!(hash_like_an_import(s) > 0);
+        assert!(hash_like_an_import(s.clone()) > 0);
+        assert_eq!(import_phases(s).len(), 8);
         assert!(process_cpu_time().unwrap() >= before);
         assert!(load_average().is_some());
     }

@@ -14,7 +14,7 @@ use envtrail_bench::fleet::{Fleet, FleetConfig};
 use envtrail_bench::naive::NaiveStore;
 use envtrail_bench::scenario::{
     HistoryPlan, Stats, build_history, database_size, hash_like_an_import, human_duration,
-    human_size, load_average, path, process_cpu_time, remove_database,
+    human_size, import_phases, load_average, path, process_cpu_time, remove_database,
 };
 use envtrail_diff::Policy;
 use envtrail_model::{EnvName, Snapshot, Timestamp};
@@ -272,6 +272,7 @@ fn large_fleet(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<(
         std::hint::black_box(hash_like_an_import(copy));
         next_hash.push(started.elapsed());
     }
+    let phases = import_phases(prod.clone());
     let runs = args.import_runs;
     rows.push(Row::time(
         format!("import first snapshot ({n} × {k}), file → store, median of {runs}"),
@@ -295,6 +296,14 @@ fn large_fleet(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<(
             "    CPU time of Store::open + import (all threads)",
             human_duration(Stats::of(&first_cpu).median),
         ));
+    }
+    let phase_total: Duration = phases.iter().map(|(_, t)| *t).sum();
+    rows.push(Row::info(
+        "    the same model work one phase at a time, on one thread:",
+        human_duration(phase_total),
+    ));
+    for (phase, took) in &phases {
+        rows.push(Row::info(format!("      {phase}"), human_duration(*took)));
     }
     rows.push(Row::time(
         format!("import next snapshot (1% changed), file → store, median of {runs}"),
