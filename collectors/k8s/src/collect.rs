@@ -185,8 +185,10 @@ async fn connect(config: &SourceConfig, options: &CollectOptions) -> Result<kube
         }
     };
     kube_config.default_retry = false;
-    kube_config.connect_timeout = Some(options.request_timeout);
-    kube_config.read_timeout = Some(options.request_timeout);
+    // envtrail's own timeout wraps every call; kube's fire a little later, as a backstop.
+    let backstop = options.request_timeout + Duration::from_secs(1);
+    kube_config.connect_timeout = Some(backstop);
+    kube_config.read_timeout = Some(backstop);
     kube_config.reset_reader_on_write = true;
     kube::Client::try_from(kube_config).map_err(|e| Error::Client(e.to_string()))
 }
