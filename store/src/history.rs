@@ -138,8 +138,8 @@ fn boundary_rows(
     lo: i64,
     hi: i64,
 ) -> rusqlite::Result<Vec<Row>> {
-    const COLUMNS: &str = "SELECT i.id, i.key, i.state_hash, i.from_seq, i.to_seq, s.body \
-                           FROM intervals i LEFT JOIN states s ON s.hash = i.state_hash";
+    const COLUMNS: &str = "SELECT i.id, i.key, COALESCE(s.hash, 'id ' || i.body_id), i.from_seq, i.to_seq, s.body \
+                           FROM intervals i LEFT JOIN states s ON s.id = i.body_id";
     let mut rows = Vec::new();
     let mut collect = |sql: String, params: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<()> {
         let mut stmt = conn.prepare_cached(&sql)?;

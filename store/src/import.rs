@@ -12,7 +12,9 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{Fail, StoreError};
 use crate::interval::{OPEN_LEVEL, fork_node};
-use crate::lookup::{KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, from_nanos, snapshot_ref};
+use crate::lookup::{
+    KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, bodies_table, from_nanos, snapshot_ref,
+};
 use crate::prepare::{Item, Prepared};
 use crate::{ImportOutcome, Store};
 
@@ -208,10 +210,12 @@ impl Writer<'_, '_> {
     }
 
     fn open_intervals(&self, kind: i64) -> rusqlite::Result<HashMap<String, Open>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT key, id, from_seq, state_hash FROM intervals \
-             WHERE env_id = ?1 AND kind = ?2 AND lvl = ?3 AND blk = 0",
-        )?;
+        let sql = format!(
+            "SELECT i.key, i.id, i.from_seq, b.hash FROM intervals i JOIN {} b ON b.id = i.body_id \
+             WHERE i.env_id = ?1 AND i.kind = ?2 AND i.lvl = ?3 AND i.blk = 0",
+            bodies_table(kind)
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![self.env_id, kind, OPEN_LEVEL], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -229,16 +233,25 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn open(&self, kind: i64, item: &Item) -> rusqlite::Result<()> {
+    /// The id of the stored body with `item`'s hash, storing it if new.
+    fn body_id(&self, kind: i64, item: &Item) -> rusqlite::Result<i64> {
+        let table = bodies_table(kind);
+        let found = self
+            .tx
+            .prepare_cached(&format!("SELECT id FROM {table} WHERE hash = ?1"))?
+            .query_row([&item.hash], |row| row.get(0))
+            .optional()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
         if kind == KIND_COMPONENT {
             self.tx
-                .prepare_cached("INSERT OR IGNORE INTO states (hash, body) VALUES (?1, ?2)")?
+                .prepare_cached("INSERT INTO states (hash, body) VALUES (?1, ?2)")?
                 .execute(params![item.hash, item.body])?;
         } else {
             self.tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO artifacts (hash, digest, index_digest, body) \
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO artifacts (hash, digest, index_digest, body) VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![
                     item.hash,
@@ -247,16 +260,21 @@ impl Writer<'_, '_> {
                     item.body
                 ])?;
         }
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    fn open(&self, kind: i64, item: &Item) -> rusqlite::Result<()> {
+        let body_id = self.body_id(kind, item)?;
         self.tx
             .prepare_cached(
-                "INSERT INTO intervals (env_id, kind, key, state_hash, from_seq, to_seq, lvl, blk) \
+                "INSERT INTO intervals (env_id, kind, key, body_id, from_seq, to_seq, lvl, blk) \
                  VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, 0)",
             )?
             .execute(params![
                 self.env_id,
                 kind,
                 item.key,
-                item.hash,
+                body_id,
                 self.seq,
                 OPEN_LEVEL
             ])?;

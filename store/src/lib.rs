@@ -44,6 +44,8 @@ mod schema;
 mod verify;
 
 #[cfg(test)]
+mod scale_tests;
+#[cfg(test)]
 mod testutil;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Small reads every query shares: environment ids, snapshot references, headers, the time
 //! encoding, and decoding stored bodies (in parallel, one `Arc` per distinct hash).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -19,6 +19,15 @@ use crate::error::{Body, Fail, StoreError};
 pub(crate) const KIND_COMPONENT: i64 = 0;
 /// `intervals.kind` of an artifact's facts.
 pub(crate) const KIND_ARTIFACT: i64 = 1;
+
+/// The table holding the bodies of `kind`.
+pub(crate) fn bodies_table(kind: i64) -> &'static str {
+    if kind == KIND_COMPONENT {
+        "states"
+    } else {
+        "artifacts"
+    }
+}
 
 /// An instant as the query key: exact nanoseconds, clamped to the representable range (an
 /// instant past 2262 is after every stored snapshot, one before 1677 before all of them).
@@ -188,6 +197,31 @@ impl<'a> Refs<'a> {
         Ok(())
     }
 
+    /// Reads the snapshots with the given seqs that are not known yet, in one statement.
+    pub(crate) fn load(&mut self, seqs: impl IntoIterator<Item = i64>) -> rusqlite::Result<()> {
+        let mut missing: Vec<i64> = seqs
+            .into_iter()
+            .filter(|s| !self.by_seq.contains_key(s))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let list = serde_json::Value::from(missing).to_string();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {REF_COLUMNS} FROM snapshots WHERE env_id = ?1 \
+             AND seq IN (SELECT value FROM json_each(?2))"
+        ))?;
+        for r in stmt.query_map(params![self.env_id, list], |row| {
+            snapshot_ref(row, self.env)
+        })? {
+            let r = r?;
+            self.by_seq.insert(r.seq, r);
+        }
+        Ok(())
+    }
+
     /// The snapshot with `seq`. A missing one means the rows were altered.
     pub(crate) fn get(&mut self, seq: i64) -> rusqlite::Result<SnapshotRef> {
         if let Some(r) = self.by_seq.get(&seq) {
@@ -210,12 +244,14 @@ pub(crate) fn decode_bodies<'a, T: DeserializeOwned + Send + Sync>(
     rows: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
     what: fn(String) -> Body,
 ) -> Result<HashMap<String, Arc<T>>, Fail> {
-    let mut distinct: HashMap<&str, Option<&[u8]>> = HashMap::new();
-    for (hash, body) in rows {
-        distinct.entry(hash).or_insert(body);
-    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    let distinct: Vec<(&str, Option<&[u8]>)> = rows
+        .into_iter()
+        .filter(|(hash, _)| seen.insert(hash))
+        .collect();
     distinct
         .into_par_iter()
+        .with_min_len(64)
         .map(|(hash, body)| {
             let Some(body) = body else {
                 return Err(Fail::Store(StoreError::MissingBody {

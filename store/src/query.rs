@@ -19,8 +19,8 @@ use crate::Store;
 use crate::error::{Body, Fail, Scope, StoreError};
 use crate::interval::{Side, probes};
 use crate::lookup::{
-    KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, Refs, decode_bodies, environments, header, max_seq,
-    parse_name, query_nanos, require_env, snapshot_after, snapshot_at,
+    KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, Refs, bodies_table, decode_bodies, environments,
+    header, max_seq, parse_name, query_nanos, require_env, snapshot_after, snapshot_at,
 };
 
 /// A stored row of membership: key, state hash, first seq, body (None if missing).
@@ -107,31 +107,39 @@ impl Store {
         let Some(snapshot) = snapshot_at(conn, env_id, env, nanos)? else {
             return Ok(None);
         };
-        let next = snapshot_after(conn, env_id, env, nanos)?;
-        let sources = header(conn, snapshot.id)?.sources;
         let n = snapshot.seq;
         let top = max_seq(conn, env_id)?;
-
         let component_rows = members_at(conn, env_id, KIND_COMPONENT, n, top)?;
-        let artifacts = artifacts_at(conn, env_id, n, top)?;
 
-        let mut refs = Refs::new(conn, env_id, env);
-        let mut history_rows = Vec::new();
-        if with_history {
-            refs.preload(n)?;
-            history_rows = closed_before(conn, env_id, n)?;
-        }
-        let bodies: HashMap<String, Arc<ComponentState>> = decode_bodies(
-            component_rows
-                .iter()
-                .map(|(_, hash, _, body)| (hash.as_str(), body.as_deref()))
-                .chain(
-                    history_rows
+        // Decode the component states on the pool while this thread keeps reading: SQLite
+        // connections are not shared between threads.
+        let mut current_bodies = None;
+        let mut rest = None;
+        rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                current_bodies = Some(decode_bodies::<ComponentState>(
+                    component_rows
                         .iter()
-                        .map(|(_, hash, _, _, body)| (hash.as_str(), body.as_deref())),
-                ),
-            Body::State,
-        )?;
+                        .map(|(_, hash, _, body)| (hash.as_str(), body.as_deref())),
+                    Body::State,
+                ));
+            });
+            rest = Some((|| -> Result<_, Fail> {
+                let next = snapshot_after(conn, env_id, env, nanos)?;
+                let sources = header(conn, snapshot.id)?.sources;
+                let artifacts = artifacts_at(conn, env_id, n, top)?;
+                let mut refs = Refs::new(conn, env_id, env);
+                if with_history {
+                    refs.preload(n)?;
+                } else {
+                    refs.load(component_rows.iter().map(|(_, _, from, _)| *from))?;
+                }
+                Ok((next, sources, artifacts, refs))
+            })());
+        });
+        let mut bodies = current_bodies.expect("the scope ran the decode")?;
+        let (next, sources, artifacts, mut refs) = rest.expect("the scope ran the reads")?;
+
         let mut components = BTreeMap::new();
         for (key, state_hash, from, _) in component_rows {
             let name: ComponentName = parse_name("component", &key)?;
@@ -153,6 +161,15 @@ impl Store {
 
         let mut sightings = HashMap::new();
         if with_history {
+            let history_rows = closed_before(conn, env_id, n)?;
+            let earlier: HashMap<String, Arc<ComponentState>> = decode_bodies(
+                history_rows
+                    .iter()
+                    .filter(|(_, hash, ..)| !bodies.contains_key(hash))
+                    .map(|(_, hash, _, _, body)| (hash.as_str(), body.as_deref())),
+                Body::State,
+            )?;
+            bodies.extend(earlier);
             // `closed_before` is ordered by (key, from_seq): oldest first per component.
             for (key, state_hash, from, to, _) in history_rows {
                 let name: ComponentName = parse_name("component", &key)?;
@@ -281,14 +298,10 @@ pub(crate) fn members_at(
     n: i64,
     max_seq: i64,
 ) -> rusqlite::Result<Vec<MemberRow>> {
-    let bodies = if kind == KIND_COMPONENT {
-        "states"
-    } else {
-        "artifacts"
-    };
+    let bodies = bodies_table(kind);
     let select = format!(
-        "SELECT i.key, i.state_hash, i.from_seq, b.body FROM intervals i \
-         LEFT JOIN {bodies} b ON b.hash = i.state_hash \
+        "SELECT i.key, COALESCE(b.hash, 'id ' || i.body_id), i.from_seq, b.body FROM intervals i \
+         LEFT JOIN {bodies} b ON b.id = i.body_id \
          WHERE i.env_id = ?1 AND i.kind = ?2 AND i.lvl = ?3 AND i.blk = ?4"
     );
     let from_sql = format!("{select} AND i.from_seq <= ?5");
@@ -336,8 +349,8 @@ type ClosedRow = (String, String, i64, i64, Option<Vec<u8>>);
 /// Every closed component interval that ended at or before seq `n`, by (key, from_seq).
 fn closed_before(conn: &Connection, env_id: i64, n: i64) -> rusqlite::Result<Vec<ClosedRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT i.key, i.state_hash, i.from_seq, i.to_seq, s.body FROM intervals i \
-         LEFT JOIN states s ON s.hash = i.state_hash \
+        "SELECT i.key, COALESCE(s.hash, 'id ' || i.body_id), i.from_seq, i.to_seq, s.body FROM intervals i \
+         LEFT JOIN states s ON s.id = i.body_id \
          WHERE i.env_id = ?1 AND i.to_seq <= ?2 AND i.kind = ?3 ORDER BY i.key, i.from_seq",
     )?;
     let rows = stmt.query_map(params![env_id, n, KIND_COMPONENT], |row| {

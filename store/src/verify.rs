@@ -41,11 +41,11 @@ impl Store {
     }
 }
 
-/// Why a body is bad, by hash.
-type Altered = HashMap<String, String>;
+/// The bad bodies by id: (stored hash, why).
+type Altered = HashMap<i64, (String, String)>;
 
-/// Every digest a correct state body runs, by state hash (only states that run some).
-type StateDigests = HashMap<String, Vec<Digest>>;
+/// Every digest a correct state body runs, by state id (only states that run some).
+type StateDigests = HashMap<i64, Vec<Digest>>;
 
 fn verify(conn: &Connection) -> Result<VerifyResult, Fail> {
     let (altered_states, state_digests) = check_states(conn)?;
@@ -100,7 +100,7 @@ fn verify(conn: &Connection) -> Result<VerifyResult, Fail> {
 }
 
 fn sorted(map: &Altered) -> Vec<(&String, &String)> {
-    let mut v: Vec<_> = map.iter().collect();
+    let mut v: Vec<_> = map.values().map(|(hash, why)| (hash, why)).collect();
     v.sort();
     v
 }
@@ -135,9 +135,15 @@ fn par_rows<R: Send, O: Send>(
 fn check_states(conn: &Connection) -> Result<(Altered, StateDigests), Fail> {
     let results = par_rows(
         conn,
-        "SELECT hash, body FROM states",
-        |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)),
-        |(hash, body)| {
+        "SELECT id, hash, body FROM states",
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+            ))
+        },
+        |(id, hash, body)| {
             let checked = match serde_json::from_slice::<ComponentState>(&body) {
                 Err(e) => Err(format!("the stored body is unreadable ({e})")),
                 Ok(state) => {
@@ -151,19 +157,19 @@ fn check_states(conn: &Connection) -> Result<(Altered, StateDigests), Fail> {
                     }
                 }
             };
-            (hash, checked)
+            (id, hash, checked)
         },
     )?;
     let mut altered = Altered::new();
     let mut digests = StateDigests::new();
-    for (hash, checked) in results {
+    for (id, hash, checked) in results {
         match checked {
             Ok(d) if d.is_empty() => {}
             Ok(d) => {
-                digests.insert(hash, d);
+                digests.insert(id, d);
             }
             Err(why) => {
-                altered.insert(hash, why);
+                altered.insert(id, (hash, why));
             }
         }
     }
@@ -174,16 +180,17 @@ fn check_states(conn: &Connection) -> Result<(Altered, StateDigests), Fail> {
 fn check_artifacts(conn: &Connection) -> Result<Altered, Fail> {
     let results = par_rows(
         conn,
-        "SELECT hash, digest, index_digest, body FROM artifacts",
+        "SELECT id, hash, digest, index_digest, body FROM artifacts",
         |row| {
             Ok((
-                row.get::<_, String>(0)?,
+                row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, Vec<u8>>(3)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Vec<u8>>(4)?,
             ))
         },
-        |(hash, digest, index_digest, body)| {
+        |(id, hash, digest, index_digest, body)| {
             let why = match serde_json::from_slice::<Artifact>(&body) {
                 Err(e) => Some(format!("the stored body is unreadable ({e})")),
                 Ok(a) => {
@@ -204,7 +211,7 @@ fn check_artifacts(conn: &Connection) -> Result<Altered, Fail> {
                     }
                 }
             };
-            why.map(|why| (hash, why))
+            why.map(|why| (id, (hash, why)))
         },
     )?;
     Ok(results.into_iter().flatten().collect())
@@ -231,8 +238,11 @@ fn walk_chain(
 ) -> Result<(i64, Option<VerifyProblem>), Fail> {
     let mut walks: HashMap<i64, EnvWalk> = HashMap::new();
     let mut events = conn.prepare(
-        "SELECT kind, key, state_hash, from_seq, to_seq FROM intervals \
-         WHERE env_id = ?1 AND ((from_seq > ?2 AND from_seq <= ?3) OR (to_seq > ?2 AND to_seq <= ?3))",
+        "SELECT i.kind, i.key, i.body_id, i.from_seq, i.to_seq, \
+         CASE i.kind WHEN 0 THEN (SELECT hash FROM states WHERE id = i.body_id) \
+         ELSE (SELECT hash FROM artifacts WHERE id = i.body_id) END \
+         FROM intervals i WHERE i.env_id = ?1 \
+         AND ((i.from_seq > ?2 AND i.from_seq <= ?3) OR (i.to_seq > ?2 AND i.to_seq <= ?3))",
     )?;
     let mut stmt = conn.prepare(
         "SELECT id, env_id, seq, taken_at, header, items_root, content_hash, prev_link, link, \
@@ -283,13 +293,24 @@ fn walk_chain(
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         for ev in found {
-            let (kind, key, hash, from, to) = ev?;
+            let (kind, key, body_id, from, to, hash) = ev?;
+            let altered = if kind == KIND_COMPONENT {
+                altered_states
+            } else {
+                altered_artifacts
+            };
+            // A missing or altered body verifies as neither its own hash nor any other.
+            let hash = match hash {
+                Some(hash) if !altered.contains_key(&body_id) => hash,
+                _ => ALTERED.to_owned(),
+            };
             if let Some(to) = to
                 && to > walk.seq
                 && to <= seq
@@ -301,17 +322,7 @@ fn walk_chain(
             }
         }
         boundaries.sort_by_key(|a| (a.0, a.1));
-        for (_, start, kind, key, hash, from) in boundaries {
-            let altered = if kind == KIND_COMPONENT {
-                altered_states
-            } else {
-                altered_artifacts
-            };
-            let effective = if altered.contains_key(&hash) {
-                ALTERED.to_owned()
-            } else {
-                hash
-            };
+        for (_, start, kind, key, effective, from) in boundaries {
             if start {
                 if let Some((_, other)) =
                     walk.members.insert((kind, key.clone()), (effective, from))
@@ -474,19 +485,19 @@ fn check_sightings(
 ) -> Result<Vec<VerifyProblem>, Fail> {
     let mut expected: BTreeMap<(i64, String), i64> = BTreeMap::new();
     let mut stmt = conn.prepare(
-        "SELECT env_id, state_hash, MIN(from_seq) FROM intervals WHERE kind = ?1 \
-         GROUP BY env_id, state_hash",
+        "SELECT env_id, body_id, MIN(from_seq) FROM intervals WHERE kind = ?1 \
+         GROUP BY env_id, body_id",
     )?;
     let rows = stmt.query_map([KIND_COMPONENT], |r| {
         Ok((
             r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
+            r.get::<_, i64>(1)?,
             r.get::<_, i64>(2)?,
         ))
     })?;
     for row in rows {
-        let (env_id, hash, from) = row?;
-        for digest in digests.get(&hash).into_iter().flatten() {
+        let (env_id, body_id, from) = row?;
+        for digest in digests.get(&body_id).into_iter().flatten() {
             let e = expected.entry((env_id, digest.to_string())).or_insert(from);
             *e = (*e).min(from);
         }
@@ -555,4 +566,281 @@ fn integrity(conn: &Connection) -> Result<Vec<VerifyProblem>, Fail> {
             message: format!("database integrity check: {l}"),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{SnapBuilder, temp_store};
+
+    /// ids: 1 prod #1 (api a, web b), 2 dev #1, 3 prod #2 (web c), 4 prod #3 (api config).
+    fn store() -> (tempfile::TempDir, Store) {
+        let (dir, mut store) = temp_store();
+        let snapshots = [
+            SnapBuilder::new("prod", "2026-03-01T10:00:00Z")
+                .component("api", 'a')
+                .component("web", 'b'),
+            SnapBuilder::new("dev", "2026-03-01T09:00:00Z")
+                .component("api", 'a')
+                .component("web", 'c'),
+            SnapBuilder::new("prod", "2026-03-01T11:00:00Z")
+                .component("api", 'a')
+                .component_config("web", 'c', "warn")
+                .artifact('c', Some('e')),
+            SnapBuilder::new("prod", "2026-03-01T12:00:00Z")
+                .component_config("api", 'a', "debug")
+                .component_config("web", 'c', "warn")
+                .artifact('c', Some('e')),
+        ];
+        for s in snapshots {
+            store.import(s.build()).unwrap();
+        }
+        let verdict = store.verify().unwrap();
+        assert!(verdict.ok, "{:?}", verdict.problems);
+        assert_eq!(verdict.snapshots_checked, 4);
+        (dir, store)
+    }
+
+    fn first_broken(store: &Store) -> VerifyProblem {
+        let verdict = store.verify().unwrap();
+        assert!(!verdict.ok);
+        verdict.problems.into_iter().next().unwrap()
+    }
+
+    fn exec(store: &Store, sql: &str) {
+        let changed = store.conn.execute(sql, []).unwrap();
+        assert!(changed > 0, "the tampering changed nothing: {sql}");
+    }
+
+    #[test]
+    fn an_empty_store_verifies() {
+        let (_dir, store) = temp_store();
+        let verdict = store.verify().unwrap();
+        assert!(verdict.ok);
+        assert_eq!((verdict.snapshots_checked, verdict.chain_head), (0, None));
+        assert_eq!(verdict.schema, VERIFY_SCHEMA);
+    }
+
+    #[test]
+    fn the_chain_head_is_reported() {
+        let (_dir, store) = store();
+        assert_eq!(
+            store.verify().unwrap().chain_head,
+            store.chain_head().unwrap()
+        );
+    }
+
+    #[test]
+    fn an_altered_state_body_breaks_the_first_snapshot_using_it() {
+        let (_dir, store) = store();
+        // web's state with LOG_LEVEL=warn first appears in prod #2 (id 3).
+        let (hash, body): (String, Vec<u8>) = store
+            .conn
+            .query_row(
+                "SELECT hash, body FROM states WHERE body LIKE '%warn%'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let altered = String::from_utf8(body).unwrap().replace("web:1", "web:2");
+        store
+            .conn
+            .execute(
+                "UPDATE states SET body = ?1 WHERE hash = ?2",
+                params![altered.as_bytes(), hash],
+            )
+            .unwrap();
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(3), "{}", problem.message);
+        assert!(problem.message.contains("prod"), "{}", problem.message);
+        assert!(
+            problem.message.contains("component web"),
+            "{}",
+            problem.message
+        );
+        // One byte, not a re-serialisation: still caught.
+        let mut bytes = altered.into_bytes();
+        let i = bytes.iter().position(|b| *b == b'2').unwrap();
+        bytes[i] = b'3';
+        store
+            .conn
+            .execute(
+                "UPDATE states SET body = ?1 WHERE hash = ?2",
+                params![bytes, hash],
+            )
+            .unwrap();
+        assert_eq!(first_broken(&store).snapshot_id, Some(3));
+    }
+
+    #[test]
+    fn an_altered_artifact_body_or_column_is_caught() {
+        let (_dir, store) = store();
+        exec(
+            &store,
+            "UPDATE artifacts SET body = CAST(replace(CAST(body AS TEXT), 'verified', 'invalid') AS BLOB)",
+        );
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(3), "{}", problem.message);
+        assert!(
+            problem.message.contains("artifact sha256:ccc"),
+            "{}",
+            problem.message
+        );
+
+        let (_dir, store) = self::store();
+        exec(&store, "UPDATE artifacts SET index_digest = digest");
+        let verdict = store.verify().unwrap();
+        assert!(!verdict.ok);
+        assert!(
+            verdict
+                .problems
+                .iter()
+                .any(|p| p.message.contains("digest columns")),
+            "{:?}",
+            verdict.problems
+        );
+    }
+
+    #[test]
+    fn an_altered_header_breaks_its_snapshot() {
+        let (_dir, store) = store();
+        exec(
+            &store,
+            "UPDATE snapshots SET header = CAST(replace(CAST(header AS TEXT), '\"ok\"', '\"failed\"') AS BLOB) WHERE id = 3",
+        );
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(3));
+        assert!(
+            problem.message.contains("content hash") && problem.message.contains("prod"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
+    fn a_moved_time_or_environment_is_caught() {
+        let (_dir, store) = store();
+        exec(
+            &store,
+            "UPDATE snapshots SET taken_at = taken_at + 1 WHERE id = 4",
+        );
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(4));
+        assert!(problem.message.contains("taken at"), "{}", problem.message);
+
+        let (_dir, store) = self::store();
+        exec(
+            &store,
+            "UPDATE snapshots SET env_id = (SELECT id FROM environments WHERE name = 'dev') WHERE id = 4",
+        );
+        assert_eq!(first_broken(&store).snapshot_id, Some(4));
+    }
+
+    #[test]
+    fn a_deleted_snapshot_breaks_the_next_link() {
+        let (_dir, store) = store();
+        exec(&store, "DELETE FROM snapshots WHERE id = 2");
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(3), "{}", problem.message);
+        assert!(
+            problem.message.contains("previous link"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
+    fn swapped_snapshots_are_caught_at_the_first_of_them() {
+        let (_dir, store) = store();
+        exec(&store, "UPDATE snapshots SET id = -3 WHERE id = 3");
+        exec(&store, "UPDATE snapshots SET id = 3 WHERE id = 4");
+        exec(&store, "UPDATE snapshots SET id = 4 WHERE id = -3");
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(3), "{}", problem.message);
+    }
+
+    #[test]
+    fn altered_membership_is_caught() {
+        let (_dir, store) = store();
+        // Pretend web never changed in prod #2.
+        exec(
+            &store,
+            "DELETE FROM intervals WHERE key = 'web' AND from_seq = 2 AND env_id = 1",
+        );
+        exec(
+            &store,
+            "UPDATE intervals SET to_seq = NULL, lvl = -1, blk = 0 WHERE key = 'web' AND env_id = 1",
+        );
+        let problem = first_broken(&store);
+        assert_eq!(problem.snapshot_id, Some(3), "{}", problem.message);
+        assert!(
+            problem.message.contains("items root"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
+    fn only_the_first_broken_link_is_named_first() {
+        let (_dir, store) = store();
+        exec(
+            &store,
+            "UPDATE snapshots SET items_root = content_hash WHERE id IN (3, 4)",
+        );
+        let verdict = store.verify().unwrap();
+        assert_eq!(verdict.problems[0].snapshot_id, Some(3));
+        assert!(
+            verdict.problems[0].message.starts_with("first broken link"),
+            "{}",
+            verdict.problems[0].message
+        );
+        assert_eq!(verdict.snapshots_checked, 3);
+    }
+
+    #[test]
+    fn altered_sightings_are_caught() {
+        let (_dir, store) = store();
+        exec(
+            &store,
+            "UPDATE sightings SET first_seq = 2, first_snapshot_id = 3 WHERE digest LIKE 'sha256:aaa%' AND env_id = 1",
+        );
+        let verdict = store.verify().unwrap();
+        assert!(!verdict.ok);
+        assert!(
+            verdict
+                .problems
+                .iter()
+                .any(|p| p.message.contains("sighting of sha256:aaa")),
+            "{:?}",
+            verdict.problems
+        );
+
+        let (_dir, store) = self::store();
+        exec(&store, "DELETE FROM sightings WHERE env_id = 2");
+        let verdict = store.verify().unwrap();
+        assert!(
+            verdict
+                .problems
+                .iter()
+                .any(|p| p.message.contains("missing")),
+            "{:?}",
+            verdict.problems
+        );
+    }
+
+    #[test]
+    fn a_cut_tail_is_caught_when_it_left_rows_behind() {
+        let (_dir, store) = store();
+        exec(&store, "DELETE FROM snapshots WHERE id = 4");
+        let verdict = store.verify().unwrap();
+        assert!(!verdict.ok);
+        assert!(
+            verdict
+                .problems
+                .iter()
+                .any(|p| p.message.contains("newest snapshots were removed")),
+            "{:?}",
+            verdict.problems
+        );
+    }
 }
