@@ -371,6 +371,8 @@ fn artifact(digest: &Digest, repository: &str, tag: String, created: Timestamp) 
         revision: Some(sha256_hex(digest.as_str().as_bytes())[..40].to_owned()),
         source_url: None,
         created: Some(created),
+        version: None,
+        size: None,
         signature: None,
         provenance: None,
     }

@@ -43,6 +43,7 @@
 //!     path: vec!["staging".parse().unwrap(), "prod".parse().unwrap()],
 //!     environments: vec![Some(env("staging", 'a')), Some(env("prod", 'b'))],
 //!     artifact_links: vec![],
+//!     tag_history: vec![],
 //! };
 //! let report = report(&input, &Policy::default()).unwrap();
 //! assert_eq!(report.findings.len(), 1);
@@ -50,6 +51,7 @@
 //! assert_eq!(report.summary.highest, Some(envtrail_model::Severity::High));
 //! ```
 
+mod artifacts;
 mod compare;
 mod components;
 mod config_drift;
@@ -64,11 +66,13 @@ mod policy;
 mod presence;
 mod promotion;
 mod report;
+mod tags;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 
+pub use artifacts::ArtifactPolicy;
 pub use compare::{compare, evidence};
 pub use components::{
     TYPE_ATTRIBUTE, attribute_changes, changed_keys, component_change, key_changes, same_artifacts,

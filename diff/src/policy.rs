@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use envtrail_model::output::IgnoreRuleRef;
-use envtrail_model::{Finding, FindingKind, Severity};
+use envtrail_model::{EnvName, Finding, FindingKind, Severity};
 use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::artifacts::{ArtifactPolicy, CompiledArtifactPolicy};
 use crate::error::DiffError;
 
 /// How findings are judged.
@@ -25,6 +26,8 @@ pub struct Policy {
     /// An environment whose newest snapshot is older than this (measured against the report
     /// time) yields `stale_snapshot`.
     pub max_snapshot_age: chrono::Duration,
+    /// Per environment: what the artifacts it runs must prove (`unverified_artifact`).
+    pub artifacts: BTreeMap<EnvName, ArtifactPolicy>,
 }
 
 impl Default for Policy {
@@ -34,6 +37,7 @@ impl Default for Policy {
             environment_specific_keys: Vec::new(),
             ignores: Vec::new(),
             max_snapshot_age: chrono::Duration::hours(24),
+            artifacts: BTreeMap::new(),
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct CompiledPolicy {
     policy: Policy,
     environment_specific: GlobSet,
     ignores: Vec<GlobMatcher>,
+    artifacts: BTreeMap<EnvName, CompiledArtifactPolicy>,
 }
 
 impl Policy {
@@ -102,10 +107,16 @@ impl Policy {
                 Ok(glob(format!("ignores[{i}].component"), &rule.component)?.compile_matcher())
             })
             .collect::<Result<_, DiffError>>()?;
+        let artifacts = self
+            .artifacts
+            .iter()
+            .map(|(env, p)| Ok((env.clone(), p.compile(&format!("artifacts.{env}"))?)))
+            .collect::<Result<_, DiffError>>()?;
         Ok(CompiledPolicy {
             policy: self.clone(),
             environment_specific,
             ignores,
+            artifacts,
         })
     }
 }
@@ -131,6 +142,25 @@ impl CompiledPolicy {
             .get(&kind)
             .copied()
             .unwrap_or_else(|| kind.default_severity())
+    }
+
+    /// The severity of `finding` in a report along `path`: [`Self::severity`], except for
+    /// `unverified_artifact`, whose severity comes from the environment's artifact policy, else
+    /// the override, else high in the last environment of the path and medium before it.
+    pub fn finding_severity(&self, finding: &Finding, path: &[EnvName]) -> Severity {
+        if finding.kind != FindingKind::UnverifiedArtifact {
+            return self.severity(finding.kind);
+        }
+        crate::artifacts::severity(
+            self.artifacts.get(&finding.environment),
+            self.policy.severities.get(&finding.kind).copied(),
+            path.last() == Some(&finding.environment),
+        )
+    }
+
+    /// The artifact policy of `env`, if it has one.
+    pub(crate) fn artifact_policy(&self, env: &EnvName) -> Option<&CompiledArtifactPolicy> {
+        self.artifacts.get(env)
     }
 
     /// Whether `key` is declared environment-specific.

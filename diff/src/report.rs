@@ -8,6 +8,7 @@ use envtrail_model::view::{ComponentEntry, ReportInput};
 use envtrail_model::{ComponentName, Finding};
 use rayon::prelude::*;
 
+use crate::artifacts::unverified;
 use crate::compare::evidence;
 use crate::config_drift::config_drift;
 use crate::context::Context;
@@ -20,6 +21,7 @@ use crate::out_of_band::out_of_band;
 use crate::policy::Policy;
 use crate::presence::{missing, orphan};
 use crate::promotion::promotion;
+use crate::tags::mutable_tags;
 
 /// The report for `input` under `policy`. `chain_head` is left `None` for the caller to fill.
 pub fn report(input: &ReportInput, policy: &Policy) -> Result<Report, DiffError> {
@@ -42,12 +44,13 @@ pub fn report(input: &ReportInput, policy: &Policy) -> Result<Report, DiffError>
         health(&ctx, k, &mut found);
         found.extend(component_findings(&ctx, k));
     }
+    mutable_tags(&ctx, input, &mut found);
 
     let today = input.at.date_naive();
     let mut findings = Vec::with_capacity(found.len());
     let mut ignored = Vec::new();
     for mut f in found {
-        f.severity = policy.severity(f.kind);
+        f.severity = policy.finding_severity(&f, &input.path);
         normalize(&mut f);
         match policy.ignore_rule(&f, today) {
             Some(rule) => ignored.push(IgnoredFinding {
@@ -120,6 +123,7 @@ fn component_findings(ctx: &Context<'_>, k: usize) -> Vec<Finding> {
         .flat_map_iter(|&(name, entry)| {
             let mut out = Vec::new();
             out_of_band(ctx, k, name, entry, &mut out);
+            unverified(ctx, k, name, entry, &mut out);
             mixed_versions(ctx, k, name, entry, &mut out);
             if k > 0 {
                 promotion(ctx, k, name, entry, &mut out);

@@ -305,10 +305,53 @@ impl EnvBuilder {
                 revision: None,
                 source_url: None,
                 created: None,
+                version: None,
+                size: None,
                 signature: None,
                 provenance: None,
             },
         );
+        self
+    }
+
+    fn artifact(&mut self, digest: &Digest) -> &mut Artifact {
+        self.state
+            .artifacts
+            .entry(digest.clone())
+            .or_insert_with(|| Artifact {
+                digest: digest.clone(),
+                repository: "registry.example.com/app".into(),
+                tags: vec![],
+                index_digest: None,
+                platform: None,
+                revision: None,
+                source_url: None,
+                created: None,
+                version: None,
+                size: None,
+                signature: None,
+                provenance: None,
+            })
+    }
+
+    /// Records that `repository:tag` pointed at `digest` when this snapshot was collected.
+    pub fn tagged(mut self, digest: &Digest, repository: &str, tag: &str) -> Self {
+        let a = self.artifact(digest);
+        a.repository = repository.into();
+        a.tags.push(tag.into());
+        self
+    }
+
+    /// Records `digest`'s signature and provenance checks.
+    pub fn facts(
+        mut self,
+        digest: &Digest,
+        signature: Option<envtrail_model::Verification>,
+        provenance: Option<envtrail_model::Verification>,
+    ) -> Self {
+        let a = self.artifact(digest);
+        a.signature = signature;
+        a.provenance = provenance;
         self
     }
 
@@ -325,6 +368,7 @@ pub fn input(path: &[&str], envs: Vec<Option<EnvironmentState>>) -> ReportInput 
         path: path.iter().map(|e| env(e)).collect(),
         environments: envs,
         artifact_links: vec![],
+        tag_history: vec![],
     }
 }
 

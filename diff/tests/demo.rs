@@ -142,6 +142,7 @@ fn demo_report() -> Report {
             path,
             environments,
             artifact_links,
+            tag_history: vec![],
         },
         &demo_policy(),
     )

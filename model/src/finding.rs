@@ -121,6 +121,13 @@ finding_kinds! {
     CollectionGap = "collection_gap", High;
     /// The newest snapshot of an environment is older than the allowed age.
     StaleSnapshot = "stale_snapshot", Medium;
+    /// The same repository:tag was resolved to different digests, in different environments or
+    /// over time.
+    MutableTag = "mutable_tag", Medium;
+    /// An artifact run in an environment fails its artifact policy (signature or provenance
+    /// required, allowed identities and builders). High by default in the last environment of the
+    /// path, medium before it.
+    UnverifiedArtifact = "unverified_artifact", High;
 }
 
 impl fmt::Display for FindingKind {
@@ -207,7 +214,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(FindingKind::ALL.len(), 11);
+        assert_eq!(FindingKind::ALL.len(), 13);
     }
 
     #[test]

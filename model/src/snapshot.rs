@@ -172,6 +172,12 @@ pub struct Artifact {
     /// When it was built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<Timestamp>,
+    /// The version it was labelled with (`org.opencontainers.image.version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Its size in bytes (an image: manifest, config and layers; an index: the index itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
     /// Signature verification result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Verification>,

@@ -95,6 +95,25 @@ impl EnvironmentState {
     }
 }
 
+/// One record of a tag pointing at a digest: a repository:tag that the artifact facts of an
+/// environment's snapshots carried on `digest`, from `first` to `last` (both at or before the
+/// instant asked). `mutable_tag` compares these.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TagSighting {
+    /// `host/path` of the repository.
+    pub repository: String,
+    /// The tag.
+    pub tag: String,
+    /// The digest it pointed to.
+    pub digest: Digest,
+    /// The environment whose snapshots recorded it.
+    pub environment: EnvName,
+    /// The first snapshot recording it.
+    pub first: SnapshotRef,
+    /// The last snapshot recording it.
+    pub last: SnapshotRef,
+}
+
 /// Everything a promotion report needs, along the path, upstream first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportInput {
@@ -108,4 +127,8 @@ pub struct ReportInput {
     /// Every known (platform manifest, image index) pair, from all artifact facts in the store:
     /// the two digests are the same artifact.
     pub artifact_links: Vec<(Digest, Digest)>,
+    /// Every recorded (repository:tag → digest) of every environment up to `at`, from the
+    /// artifact facts of stored snapshots (empty when not asked for: `mutable_tag` then compares
+    /// only the environments' current facts).
+    pub tag_history: Vec<TagSighting>,
 }

@@ -41,6 +41,7 @@ mod lookup;
 mod prepare;
 mod query;
 mod schema;
+mod tags;
 mod verify;
 
 #[cfg(test)]

@@ -286,6 +286,7 @@ impl Store {
             path: path.to_vec(),
             environments,
             artifact_links: self.artifact_links()?,
+            tag_history: self.tag_history(at)?,
         })
     }
 }
