@@ -434,6 +434,41 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_that_failed_is_a_gap_but_leaves_components_known() {
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(1)]))
+            .component("worker", runs(&[digest(2)]));
+        let mut prod = EnvBuilder::at("prod")
+            .component("api", runs(&[digest(1)]))
+            .build();
+        prod.sources.push(envtrail_model::Source {
+            id: "oci/registry.example.com".into(),
+            kind: "oci".into(),
+            status: envtrail_model::SourceStatus::Failed,
+            error: Some("registry.example.com unreachable".into()),
+        });
+        assert!(prod.is_complete(), "a registry reports no workloads");
+        let r = crate::report(
+            &input(
+                &["staging", "prod"],
+                vec![Some(staging.build()), Some(prod)],
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let gaps = of_kind(&r, FindingKind::CollectionGap);
+        assert_eq!(gaps.len(), 1);
+        assert_eq!(gaps[0].keys, ["oci/registry.example.com"]);
+        // The worker is known to be missing: the failed registry does not hide it.
+        assert_eq!(
+            of_kind(&r, FindingKind::MissingComponent).len(),
+            1,
+            "{:?}",
+            r.findings
+        );
+    }
+
+    #[test]
     fn no_policy_no_finding_and_bad_glob_is_named() {
         let prod = prod_running(Some(v(VerificationStatus::Missing, None, None)), None);
         assert!(

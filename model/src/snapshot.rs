@@ -60,6 +60,18 @@ pub struct Source {
     pub error: Option<String>,
 }
 
+/// Source kinds that add facts about artifacts rather than report what runs (the OCI registry
+/// enrichment): when one fails, artifact facts are `unchecked`, but no component is unknown.
+pub const ENRICHMENT_SOURCE_KINDS: &[&str] = &["oci"];
+
+impl Source {
+    /// Whether this source reports workloads (so its failure leaves components unknown), as
+    /// opposed to enriching artifact facts ([`ENRICHMENT_SOURCE_KINDS`]).
+    pub fn reports_workloads(&self) -> bool {
+        !ENRICHMENT_SOURCE_KINDS.contains(&self.kind.as_str())
+    }
+}
+
 /// Whether a source was read completely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -84,9 +84,13 @@ pub struct EnvironmentState {
 }
 
 impl EnvironmentState {
-    /// Whether every source of the snapshot in force reported everything.
+    /// Whether every source of the snapshot in force that reports workloads reported everything.
+    /// A failed enrichment source (a registry) leaves artifact facts unchecked, not components
+    /// unknown, so it does not count here (it still yields a `collection_gap`).
     pub fn is_complete(&self) -> bool {
-        self.sources.iter().all(|s| s.status == SourceStatus::Ok)
+        self.sources
+            .iter()
+            .all(|s| s.status == SourceStatus::Ok || !s.reports_workloads())
     }
 
     /// The sources that failed or are partial.
