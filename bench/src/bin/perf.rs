@@ -13,8 +13,9 @@ use clap::Parser;
 use envtrail_bench::fleet::{Fleet, FleetConfig};
 use envtrail_bench::naive::NaiveStore;
 use envtrail_bench::scenario::{
-    HistoryPlan, Stats, build_history, database_size, hash_like_an_import, human_duration,
-    human_size, import_phases, load_average, path, process_cpu_time, remove_database,
+    HistoryBuild, HistoryPlan, Stats, build_history, database_size, hash_like_an_import,
+    human_duration, human_size, import_phases, load_average, path, process_cpu_time,
+    remove_database,
 };
 use envtrail_diff::Policy;
 use envtrail_model::{EnvName, Snapshot, Timestamp};
@@ -66,6 +67,10 @@ struct Args {
     /// Skip building and querying the year store.
     #[arg(long)]
     skip_year: bool,
+    /// Query the year store (and naive archive) already in the `--keep` folder instead of
+    /// building them; `--year-days` and the other year flags must match how it was built.
+    #[arg(long, requires = "keep")]
+    reuse_year: bool,
     /// Seed of the fleet and of the random instants.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -501,35 +506,84 @@ fn run_cli(
     Ok(took)
 }
 
-/// The year-of-history target, with the naive archive beside it.
-fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let mut plan = HistoryPlan::hourly(args.year_days, args.year_config_keys, args.naive_days);
-    plan.fleet.seed = args.seed;
-    plan.fleet.components = args.year_components;
-    let store_path = dir.join("year.sqlite");
-    let naive_path = dir.join("naive.sqlite");
-    remove_database(&store_path);
-    remove_database(&naive_path);
-    let envs = path();
-    let total_snapshots = plan.snapshots_per_env * envs.len();
+/// What building the year store cost, kept beside it (`year-build.json`) so that
+/// `--reuse-year` can print the same table.
+struct YearBuilt {
+    build: HistoryBuild,
+    wall: Duration,
+    cpu: Option<Duration>,
+    store_size_at_prefix: u64,
+}
+
+impl YearBuilt {
+    fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let b = &self.build;
+        let json = serde_json::json!({
+            "imports": b.imports,
+            "store_import_ms": ms(b.store_import),
+            "slowest_import_ms": ms(b.slowest_import),
+            "generate_ms": ms(b.generate),
+            "naive_snapshots": b.naive_snapshots,
+            "naive_json_bytes": b.naive_json_bytes,
+            "naive_import_ms": ms(b.naive_import),
+            "wall_ms": ms(self.wall),
+            "cpu_ms": self.cpu.map(ms),
+            "store_size_at_prefix": self.store_size_at_prefix,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+            .with_context(|| format!("failed to write {}", path.display()))
+    }
+
+    fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("failed to read {} (built without --keep?)", path.display())
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        let ms = |key: &str| v[key].as_f64().map(|m| Duration::from_secs_f64(m / 1e3));
+        let n = |key: &str| v[key].as_u64().unwrap_or_default();
+        Ok(Self {
+            build: HistoryBuild {
+                imports: n("imports") as usize,
+                store_import: ms("store_import_ms").unwrap_or_default(),
+                slowest_import: ms("slowest_import_ms").unwrap_or_default(),
+                generate: ms("generate_ms").unwrap_or_default(),
+                naive_snapshots: n("naive_snapshots") as usize,
+                naive_json_bytes: n("naive_json_bytes"),
+                naive_import: ms("naive_import_ms").unwrap_or_default(),
+            },
+            wall: ms("wall_ms").unwrap_or_default(),
+            cpu: ms("cpu_ms"),
+            store_size_at_prefix: n("store_size_at_prefix"),
+        })
+    }
+}
+
+/// Builds the year store and the naive archive's prefix.
+fn build_year(
+    plan: &HistoryPlan,
+    store_path: &Path,
+    naive_path: &Path,
+) -> anyhow::Result<YearBuilt> {
+    remove_database(store_path);
+    remove_database(naive_path);
     eprintln!(
-        "year store: {} days × 24 h × {} environments = {total_snapshots} imports of {} components × {} keys, {}% changed per hour; naive archive for the first {} days",
-        args.year_days,
-        envs.len(),
+        "year store: {} days × 24 h × 3 environments = {} imports of {} components × {} keys, {}% changed per hour; naive archive for the first {} days",
+        plan.snapshots_per_env / 24,
+        plan.snapshots_per_env * 3,
         plan.fleet.components,
         plan.fleet.config_keys,
         plan.change_fraction * 100.0,
         plan.naive_snapshots_per_env / 24,
     );
-
-    let mut store = Store::open(&store_path)?;
-    let mut naive = NaiveStore::open(&naive_path)?;
+    let mut store = Store::open(store_path)?;
+    let mut naive = NaiveStore::open(naive_path)?;
     let cpu = process_cpu_time();
     let started = Instant::now();
     let mut store_size_at_prefix = 0;
-    let build = build_history(&plan, &mut store, Some(&mut naive), |p| {
+    let build = build_history(plan, &mut store, Some(&mut naive), |p| {
         if p.round == plan.naive_snapshots_per_env {
-            store_size_at_prefix = database_size(&store_path);
+            store_size_at_prefix = database_size(store_path);
         }
         if p.round % 24 == 0 || p.round == p.rounds {
             let elapsed = started.elapsed();
@@ -547,9 +601,43 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         }
     })?;
     let wall = started.elapsed();
-    let build_cpu = cpu.zip(process_cpu_time()).map(|(a, b)| b - a);
+    let cpu = cpu.zip(process_cpu_time()).map(|(a, b)| b - a);
     drop(store);
     naive.checkpoint()?;
+    Ok(YearBuilt {
+        build,
+        wall,
+        cpu,
+        store_size_at_prefix,
+    })
+}
+
+/// The year-of-history target, with the naive archive beside it.
+fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let mut plan = HistoryPlan::hourly(args.year_days, args.year_config_keys, args.naive_days);
+    plan.fleet.seed = args.seed;
+    plan.fleet.components = args.year_components;
+    let store_path = dir.join("year.sqlite");
+    let naive_path = dir.join("naive.sqlite");
+    let stats_path = dir.join("year-build.json");
+    let envs = path();
+    let total_snapshots = plan.snapshots_per_env * envs.len();
+    let built = if args.reuse_year {
+        anyhow::ensure!(
+            store_path.exists(),
+            "--reuse-year: {} is missing",
+            store_path.display()
+        );
+        eprintln!("year store: reusing {}", store_path.display());
+        YearBuilt::load(&stats_path)?
+    } else {
+        let built = build_year(&plan, &store_path, &naive_path)?;
+        if args.keep.is_some() {
+            built.save(&stats_path)?;
+        }
+        built
+    };
+    let build = &built.build;
     let store_size = database_size(&store_path);
     let naive_size = database_size(&naive_path);
 
@@ -628,15 +716,19 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
 
     let days = args.year_days;
     let asof_stats = Stats::of(&asof);
+    let per_import = build.store_import / build.imports.max(1) as u32;
     rows.push(Row::info(
-        format!("year store: {total_snapshots} snapshots ({days} d × 24 h × 3 envs) of {} components × {} keys, 1%/h", plan.fleet.components, plan.fleet.config_keys),
-        format!("built in {}", human_duration(wall)),
+        format!(
+            "history store: {total_snapshots} snapshots ({days} d × 24 h × 3 envs) of {} components × {} keys, 1%/h",
+            plan.fleet.components, plan.fleet.config_keys
+        ),
+        format!("built in {}", human_duration(built.wall)),
     ));
     rows.push(Row::info(
         "  store import per snapshot, mean (slowest)",
         format!(
             "{} ({})",
-            human_duration(build.store_import / build.imports.max(1) as u32),
+            human_duration(per_import),
             human_duration(build.slowest_import)
         ),
     ));
@@ -644,10 +736,16 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         "  generating snapshots, total",
         human_duration(build.generate),
     ));
-    if let Some(cpu) = build_cpu {
+    if let Some(cpu) = built.cpu {
         rows.push(Row::info(
             "  CPU time of the whole build (all threads)",
             human_duration(cpu),
+        ));
+    }
+    if days < 365 {
+        rows.push(Row::info(
+            "  a full year at this import rate would take, EXTRAPOLATED",
+            human_duration(built.wall.mul_f64(365.0 / days as f64)),
         ));
     }
     if days >= 365 {
@@ -679,13 +777,6 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         asof_stats.p95,
         Duration::from_millis(50),
     ));
-    if !cli_asof.is_empty() {
-        rows.push(Row::time(
-            format!("`envtrail --format json asof`, process end to end, median of {few}"),
-            Stats::of(&cli_asof).median,
-            Duration::from_millis(50),
-        ));
-    }
     rows.push(Row::info(
         "  asof median / max",
         format!(
@@ -694,6 +785,13 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
             human_duration(asof_stats.max)
         ),
     ));
+    if !cli_asof.is_empty() {
+        rows.push(Row::time(
+            format!("`envtrail --format json asof`, process end to end, median of {few}"),
+            Stats::of(&cli_asof).median,
+            Duration::from_millis(50),
+        ));
+    }
     rows.push(Row::info(
         format!("  asof with history (sightings, previous intervals), median of {few}"),
         human_duration(Stats::of(&asof_history).median),
@@ -705,33 +803,42 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
 
     // Naive vs store, side by side.
     if build.naive_snapshots > 0 {
-        let prefix_days = plan.naive_snapshots_per_env / 24;
+        let prefix_days = build.naive_snapshots / 3 / 24;
         let per_snapshot = naive_size as f64 / build.naive_snapshots as f64;
-        let naive_year = (per_snapshot * total_snapshots as f64) as u64;
-        let naive_import = build.naive_import / build.naive_snapshots as u32;
+        let naive_total = (per_snapshot * total_snapshots as f64) as u64;
+        let naive_year = (per_snapshot * (365 * 24 * 3) as f64) as u64;
+        let store_year = (store_size as f64 * 365.0 / days as f64) as u64;
+        let naive_import = build.naive_import / build.naive_snapshots.max(1) as u32;
         println!("## store vs naive (every snapshot's full JSON in SQLite)\n");
         println!("| | envtrail store | naive |");
         println!("|---|---|---|");
         println!(
             "| size after the first {prefix_days} days ({} snapshots) | {} (file + WAL, mid-build) | {} (measured) |",
             build.naive_snapshots,
-            human_size(store_size_at_prefix),
+            human_size(built.store_size_at_prefix),
             human_size(naive_size)
         );
         println!(
-            "| size after {days} days ({total_snapshots} snapshots) | {} (measured) | {} (extrapolated linearly from the first {prefix_days} days: {} per snapshot) |",
+            "| size after {days} days ({total_snapshots} snapshots) | {} (measured) | {} (extrapolated from the first {prefix_days} days: {} per snapshot) |",
             human_size(store_size),
-            human_size(naive_year),
+            human_size(naive_total),
             human_size(per_snapshot as u64)
         );
+        if days < 365 {
+            println!(
+                "| size after 365 days (26280 snapshots) | {} (extrapolated from {days} days) | {} (extrapolated from the first {prefix_days} days) |",
+                human_size(store_year),
+                human_size(naive_year),
+            );
+        }
         println!(
             "| import per snapshot, mean | {} | {} (first {prefix_days} days; JSON {} per snapshot) |",
-            human_duration(build.store_import / build.imports.max(1) as u32),
+            human_duration(per_import),
             human_duration(naive_import),
             human_size(build.naive_json_bytes / build.naive_snapshots as u64)
         );
         println!(
-            "| asof, median (open + read) | {} (whole year) | {} (first {prefix_days} days; read + JSON parse) |",
+            "| asof, median (open + read) | {} (random instants over {days} days) | {} (first {prefix_days} days; read + JSON parse) |",
             human_duration(asof_stats.median),
             human_duration(Stats::of(&naive_asof).median)
         );
@@ -748,7 +855,7 @@ fn year(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<()> {
             human_size(naive_size),
         ));
         rows.push(Row::info(
-            format!("naive archive, {days} days, EXTRAPOLATED from the first {prefix_days}"),
+            format!("naive archive, 365 days, EXTRAPOLATED from the first {prefix_days}"),
             human_size(naive_year),
         ));
     }
