@@ -8,14 +8,10 @@ use std::sync::Arc;
 use envtrail_model::{ComponentName, ComponentState, EnvName, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::{Body, Fail, Scope, StoreError};
-use crate::lookup::{
-    KIND_COMPONENT, Refs, decode_bodies, header, parse_name, query_nanos, require_env,
-};
+use crate::error::{Fail, Scope, StoreError};
+use crate::lookup::{KIND_COMPONENT, Refs, header, parse_name, query_nanos, require_env};
+use crate::members::{Bodies, Member, select};
 use crate::{StateChange, Store};
-
-/// (key, state hash, from_seq, to_seq, body) of one interval.
-type Row = (String, String, i64, Option<i64>, Option<Vec<u8>>);
 
 impl Store {
     /// The component changes of `env` (of one component if given) in snapshots taken between
@@ -44,24 +40,21 @@ impl Store {
         let Some((lo, hi)) = seq_range(conn, env_id, since, until)? else {
             return Ok(Vec::new());
         };
-        let rows = boundary_rows(conn, env_id, component, lo, hi)?;
-        let bodies: HashMap<String, Arc<ComponentState>> = decode_bodies(
-            rows.iter()
-                .map(|(_, hash, _, _, body)| (hash.as_str(), body.as_deref())),
-            Body::State,
-        )?;
+        let mut bodies = Bodies::new(KIND_COMPONENT);
+        let rows = boundary_rows(conn, env_id, component, lo, hi, &mut bodies)?;
+        let states: Vec<Arc<ComponentState>> = bodies.decode_from(0)?;
 
-        // (seq, key) -> (before, after)
-        type Change = (Option<String>, Option<String>);
-        let mut changes: BTreeMap<(i64, String), Change> = BTreeMap::new();
-        for (key, hash, from, to, _) in &rows {
-            if (lo..=hi).contains(from) {
-                changes.entry((*from, key.clone())).or_default().1 = Some(hash.clone());
+        // (seq, key) -> (body before, body after)
+        type Change = (Option<usize>, Option<usize>);
+        let mut changes: BTreeMap<(i64, &str), Change> = BTreeMap::new();
+        for m in &rows {
+            if (lo..=hi).contains(&m.from) {
+                changes.entry((m.from, &m.key)).or_default().1 = Some(m.body);
             }
-            if let Some(to) = to
-                && (lo..=hi).contains(to)
+            if let Some(to) = m.to
+                && (lo..=hi).contains(&to)
             {
-                changes.entry((*to, key.clone())).or_default().0 = Some(hash.clone());
+                changes.entry((to, &m.key)).or_default().0 = Some(m.body);
             }
         }
 
@@ -91,9 +84,9 @@ impl Store {
             out.push(StateChange {
                 snapshot,
                 previous,
-                component: parse_name("component", &key)?,
-                before: before.map(|h| bodies[&h].clone()),
-                after: after.map(|h| bodies[&h].clone()),
+                component: parse_name("component", key)?,
+                before: before.map(|i| states[i].clone()),
+                after: after.map(|i| states[i].clone()),
                 incomplete_sources,
             });
         }
@@ -137,54 +130,31 @@ fn boundary_rows(
     component: Option<&ComponentName>,
     lo: i64,
     hi: i64,
-) -> rusqlite::Result<Vec<Row>> {
-    const COLUMNS: &str = "SELECT i.id, i.key, COALESCE(s.hash, 'id ' || i.body_id), i.from_seq, i.to_seq, s.body \
-                           FROM intervals i LEFT JOIN states s ON s.id = i.body_id";
+    bodies: &mut Bodies,
+) -> rusqlite::Result<Vec<Member>> {
+    let select = select(KIND_COMPONENT);
     let mut rows = Vec::new();
-    let mut collect = |sql: String, params: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let found = stmt.query_map(params, |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                (
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                ),
-            ))
-        })?;
-        for row in found {
-            rows.push(row?);
-        }
-        Ok(())
-    };
     match component {
-        // One component: all its intervals (few), filtered in memory.
-        Some(name) => collect(
-            format!("{COLUMNS} WHERE i.env_id = ?1 AND i.kind = ?2 AND i.key = ?3"),
-            &[&env_id, &KIND_COMPONENT, &name.as_str()],
-        )?,
+        // One component: all its intervals (few), filtered by the caller.
+        Some(name) => {
+            let sql = format!("{select} WHERE i.env_id = ?1 AND i.kind = ?2 AND i.key = ?3");
+            let params = params![env_id, KIND_COMPONENT, name.as_str()];
+            bodies.read(&mut *conn.prepare_cached(&sql)?, params, &mut rows)?;
+        }
         None => {
-            collect(
-                format!(
-                    "{COLUMNS} WHERE i.env_id = ?1 AND i.from_seq BETWEEN ?2 AND ?3 AND i.kind = ?4"
-                ),
-                &[&env_id, &lo, &hi, &KIND_COMPONENT],
-            )?;
-            collect(
-                format!(
-                    "{COLUMNS} WHERE i.env_id = ?1 AND i.to_seq BETWEEN ?2 AND ?3 AND i.kind = ?4"
-                ),
-                &[&env_id, &lo, &hi, &KIND_COMPONENT],
-            )?;
+            for column in ["from_seq", "to_seq"] {
+                let sql = format!(
+                    "{select} WHERE i.env_id = ?1 AND i.{column} BETWEEN ?2 AND ?3 AND i.kind = ?4"
+                );
+                let params = params![env_id, lo, hi, KIND_COMPONENT];
+                bodies.read(&mut *conn.prepare_cached(&sql)?, params, &mut rows)?;
+            }
+            // An interval both starting and ending in range was read twice.
+            rows.sort_unstable_by(|a, b| (&a.key, a.from).cmp(&(&b.key, b.from)));
+            rows.dedup_by(|a, b| a.key == b.key && a.from == b.from);
         }
     }
-    // An interval both starting and ending in range was read twice.
-    rows.sort_unstable_by_key(|(id, _)| *id);
-    rows.dedup_by_key(|(id, _)| *id);
-    Ok(rows.into_iter().map(|(_, row)| row).collect())
+    Ok(rows)
 }
 
 #[cfg(test)]

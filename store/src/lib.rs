@@ -38,6 +38,7 @@ mod history;
 mod import;
 mod interval;
 mod lookup;
+mod members;
 mod prepare;
 mod query;
 mod schema;

@@ -1,15 +1,13 @@
 //! Small reads every query shares: environment ids, snapshot references, headers, the time
 //! encoding, and decoding stored bodies (in parallel, one `Arc` per distinct hash).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use chrono::DateTime;
 use envtrail_model::snapshot::SnapshotHeader;
 use envtrail_model::view::SnapshotRef;
 use envtrail_model::{EnvName, NameError, Timestamp};
-use rayon::prelude::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::de::DeserializeOwned;
 
@@ -236,30 +234,4 @@ impl<'a> Refs<'a> {
         self.by_seq.insert(seq, r.clone());
         Ok(r)
     }
-}
-
-/// Decodes the distinct bodies among `rows` (hash, body) in parallel: one `Arc` per hash.
-/// A `None` body (an interval pointing at nothing) is an error naming the hash.
-pub(crate) fn decode_bodies<'a, T: DeserializeOwned + Send + Sync>(
-    rows: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
-    what: fn(String) -> Body,
-) -> Result<HashMap<String, Arc<T>>, Fail> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let distinct: Vec<(&str, Option<&[u8]>)> = rows
-        .into_iter()
-        .filter(|(hash, _)| seen.insert(hash))
-        .collect();
-    distinct
-        .into_par_iter()
-        .with_min_len(64)
-        .map(|(hash, body)| {
-            let Some(body) = body else {
-                return Err(Fail::Store(StoreError::MissingBody {
-                    what: what(hash.to_owned()),
-                }));
-            };
-            let value: T = decode(body, || what(hash.to_owned()))?;
-            Ok((hash.to_owned(), Arc::new(value)))
-        })
-        .collect()
 }

@@ -16,15 +16,12 @@ use envtrail_model::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Store;
-use crate::error::{Body, Fail, Scope, StoreError};
-use crate::interval::{Side, probes};
+use crate::error::{Fail, Scope, StoreError};
 use crate::lookup::{
-    KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, Refs, bodies_table, decode_bodies, environments,
-    header, max_seq, parse_name, query_nanos, require_env, snapshot_after, snapshot_at,
+    KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, Refs, environments, header, max_seq, parse_name,
+    query_nanos, require_env, snapshot_after, snapshot_at,
 };
-
-/// A stored row of membership: key, state hash, first seq, body (None if missing).
-pub(crate) type MemberRow = (String, String, i64, Option<Vec<u8>>);
+use crate::members::{Bodies, closed_before, members_at};
 
 impl Store {
     /// Every environment with its newest snapshot, by name.
@@ -109,22 +106,16 @@ impl Store {
         };
         let n = snapshot.seq;
         let top = max_seq(conn, env_id)?;
-        let component_rows = members_at(conn, env_id, KIND_COMPONENT, n, top)?;
+        let mut state_bodies = Bodies::new(KIND_COMPONENT);
+        let current = members_at(conn, env_id, KIND_COMPONENT, n, top, &mut state_bodies)?;
 
-        // Decode the component states on the pool while this thread keeps reading: SQLite
-        // connections are not shared between threads.
-        let mut current_bodies = None;
-        let mut rest = None;
+        // Decode the component states on the pool while this thread keeps reading (an SQLite
+        // connection is not shared between threads).
+        let mut decoded = None;
+        let mut read = None;
         rayon::in_place_scope(|scope| {
-            scope.spawn(|_| {
-                current_bodies = Some(decode_bodies::<ComponentState>(
-                    component_rows
-                        .iter()
-                        .map(|(_, hash, _, body)| (hash.as_str(), body.as_deref())),
-                    Body::State,
-                ));
-            });
-            rest = Some((|| -> Result<_, Fail> {
+            scope.spawn(|_| decoded = Some(state_bodies.decode_from::<ComponentState>(0)));
+            read = Some((|| -> Result<_, Fail> {
                 let next = snapshot_after(conn, env_id, env, nanos)?;
                 let sources = header(conn, snapshot.id)?.sources;
                 let artifacts = artifacts_at(conn, env_id, n, top)?;
@@ -132,23 +123,22 @@ impl Store {
                 if with_history {
                     refs.preload(n)?;
                 } else {
-                    refs.load(component_rows.iter().map(|(_, _, from, _)| *from))?;
+                    refs.load(current.iter().map(|m| m.from))?;
                 }
                 Ok((next, sources, artifacts, refs))
             })());
         });
-        let mut bodies = current_bodies.expect("the scope ran the decode")?;
-        let (next, sources, artifacts, mut refs) = rest.expect("the scope ran the reads")?;
+        let mut states = decoded.expect("the scope ran the decode")?;
+        let (next, sources, artifacts, mut refs) = read.expect("the scope ran the reads")?;
 
         let mut components = BTreeMap::new();
-        for (key, state_hash, from, _) in component_rows {
-            let name: ComponentName = parse_name("component", &key)?;
-            let state = bodies[&state_hash].clone();
+        for m in current {
+            let name: ComponentName = parse_name("component", &m.key)?;
             let current = StateInterval {
-                from: refs.get(from)?,
+                from: refs.get(m.from)?,
                 until: None,
-                state_hash,
-                state,
+                state: states[m.body].clone(),
+                state_hash: m.hash,
             };
             components.insert(
                 name,
@@ -161,27 +151,22 @@ impl Store {
 
         let mut sightings = HashMap::new();
         if with_history {
-            let history_rows = closed_before(conn, env_id, n)?;
-            let earlier: HashMap<String, Arc<ComponentState>> = decode_bodies(
-                history_rows
-                    .iter()
-                    .filter(|(_, hash, ..)| !bodies.contains_key(hash))
-                    .map(|(_, hash, _, _, body)| (hash.as_str(), body.as_deref())),
-                Body::State,
-            )?;
-            bodies.extend(earlier);
+            let mark = state_bodies.len();
+            let earlier = closed_before(conn, env_id, n, &mut state_bodies)?;
+            debug_assert_eq!(states.len(), mark);
+            states.extend(state_bodies.decode_from::<ComponentState>(mark)?);
             // `closed_before` is ordered by (key, from_seq): oldest first per component.
-            for (key, state_hash, from, to, _) in history_rows {
-                let name: ComponentName = parse_name("component", &key)?;
+            for m in earlier {
+                let name: ComponentName = parse_name("component", &m.key)?;
                 let Some(entry) = components.get_mut(&name) else {
                     continue;
                 };
-                let state = bodies[&state_hash].clone();
+                let until = m.to.map(|to| refs.get(to)).transpose()?;
                 entry.previous.push(StateInterval {
-                    from: refs.get(from)?,
-                    until: Some(refs.get(to)?),
-                    state_hash,
-                    state,
+                    from: refs.get(m.from)?,
+                    until,
+                    state: states[m.body].clone(),
+                    state_hash: m.hash,
                 });
             }
             let mut stmt = conn.prepare_cached(
@@ -224,16 +209,13 @@ impl Store {
             };
             let top = max_seq(conn, env_id)?;
             let header = header(conn, snapshot.id)?;
-            let rows = members_at(conn, env_id, KIND_COMPONENT, snapshot.seq, top)?;
-            let states: HashMap<String, Arc<ComponentState>> = decode_bodies(
-                rows.iter()
-                    .map(|(_, hash, _, body)| (hash.as_str(), body.as_deref())),
-                Body::State,
-            )?;
+            let mut bodies = Bodies::new(KIND_COMPONENT);
+            members_at(conn, env_id, KIND_COMPONENT, snapshot.seq, top, &mut bodies)?;
+            let states = bodies.decode_from::<ComponentState>(0)?;
             let artifacts = artifacts_at(conn, env_id, snapshot.seq, top)?;
             Ok(Some(Snapshot::from_parts(
                 header,
-                states.into_values().map(Arc::unwrap_or_clone),
+                states.into_iter().map(Arc::unwrap_or_clone),
                 artifacts.into_values().collect(),
             )))
         };
@@ -291,39 +273,6 @@ impl Store {
     }
 }
 
-/// The (key, state hash, from_seq, body) of every interval of `kind` containing seq `n`.
-pub(crate) fn members_at(
-    conn: &Connection,
-    env_id: i64,
-    kind: i64,
-    n: i64,
-    max_seq: i64,
-) -> rusqlite::Result<Vec<MemberRow>> {
-    let bodies = bodies_table(kind);
-    let select = format!(
-        "SELECT i.key, COALESCE(b.hash, 'id ' || i.body_id), i.from_seq, b.body FROM intervals i \
-         LEFT JOIN {bodies} b ON b.id = i.body_id \
-         WHERE i.env_id = ?1 AND i.kind = ?2 AND i.lvl = ?3 AND i.blk = ?4"
-    );
-    let from_sql = format!("{select} AND i.from_seq <= ?5");
-    let to_sql = format!("{select} AND i.to_seq > ?5");
-    let mut out = Vec::new();
-    for probe in probes(n, max_seq) {
-        let sql = match probe.side {
-            Side::From => &from_sql,
-            Side::To => &to_sql,
-        };
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params![env_id, kind, probe.lvl, probe.blk, n], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })?;
-        for row in rows {
-            out.push(row?);
-        }
-    }
-    Ok(out)
-}
-
 /// The artifact facts recorded in the environment's snapshot with seq `n`.
 fn artifacts_at(
     conn: &Connection,
@@ -331,39 +280,14 @@ fn artifacts_at(
     n: i64,
     max_seq: i64,
 ) -> Result<BTreeMap<Digest, Artifact>, Fail> {
-    let rows = members_at(conn, env_id, KIND_ARTIFACT, n, max_seq)?;
-    let bodies: HashMap<String, Arc<Artifact>> = decode_bodies(
-        rows.iter()
-            .map(|(_, hash, _, body)| (hash.as_str(), body.as_deref())),
-        Body::Artifact,
-    )?;
+    let mut bodies = Bodies::new(KIND_ARTIFACT);
+    members_at(conn, env_id, KIND_ARTIFACT, n, max_seq, &mut bodies)?;
     Ok(bodies
-        .into_values()
+        .decode_from::<Artifact>(0)?
+        .into_iter()
         .map(Arc::unwrap_or_clone)
         .map(|a| (a.digest.clone(), a))
         .collect())
-}
-
-/// A closed interval of a component: key, state hash, from_seq, to_seq, body.
-type ClosedRow = (String, String, i64, i64, Option<Vec<u8>>);
-
-/// Every closed component interval that ended at or before seq `n`, by (key, from_seq).
-fn closed_before(conn: &Connection, env_id: i64, n: i64) -> rusqlite::Result<Vec<ClosedRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.key, COALESCE(s.hash, 'id ' || i.body_id), i.from_seq, i.to_seq, s.body FROM intervals i \
-         LEFT JOIN states s ON s.id = i.body_id \
-         WHERE i.env_id = ?1 AND i.to_seq <= ?2 AND i.kind = ?3 ORDER BY i.key, i.from_seq",
-    )?;
-    let rows = stmt.query_map(params![env_id, n, KIND_COMPONENT], |row| {
-        Ok((
-            row.get(0)?,
-            row.get(1)?,
-            row.get(2)?,
-            row.get(3)?,
-            row.get(4)?,
-        ))
-    })?;
-    rows.collect()
 }
 
 #[cfg(test)]

@@ -186,6 +186,7 @@ fn build(path: &Path, envs: usize, hours: u32, components: usize, changes: usize
 
 /// Times `environment_state(.., false)` at instants spread over the year, every environment.
 fn time_queries(store: &Store, envs: usize, hours: u32, components: usize) -> Vec<Duration> {
+    let p0 = process_cpu();
     let mut times = Vec::new();
     for e in 0..envs {
         for k in 0..12u32 {
@@ -202,6 +203,10 @@ fn time_queries(store: &Store, envs: usize, hours: u32, components: usize) -> Ve
             assert_eq!(state.artifacts.len(), components);
         }
     }
+    eprintln!(
+        "process cpu per query (all threads): {:?}",
+        (process_cpu() - p0) / times.len() as u32
+    );
     times.sort();
     times
 }
@@ -266,65 +271,50 @@ fn scale_reference_store_answers_under_50ms() {
     assert!(max < Duration::from_millis(50), "max {max:?}");
 }
 
+/// CPU time of the whole process (all threads), from /proc (10 ms ticks: average many calls).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// This thread's (on-CPU, waiting-for-CPU) nanoseconds: profiles stay meaningful on a loaded
+/// machine.
+fn cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut it = stat
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
 #[test]
-#[ignore = "profiling aid"]
-fn profile_phases() {
-    use crate::lookup::*;
+#[ignore = "profiling aid: ENVTRAIL_SCALE_DB=<built store>"]
+fn profile_loop() {
     let Some(path) = std::env::var_os("ENVTRAIL_SCALE_DB") else {
         return;
     };
     let store = Store::open(Path::new(&path)).unwrap();
-    let conn = &store.conn;
-    for n in [4000i64, 6000, 1234] {
-        let t = Instant::now();
-        let rows = crate::query::members_at(conn, 1, KIND_COMPONENT, n, 8760).unwrap();
-        let t1 = t.elapsed();
-        let bodies: std::collections::HashMap<
-            String,
-            std::sync::Arc<envtrail_model::ComponentState>,
-        > = decode_bodies(
-            rows.iter().map(|(_, h, _, b)| (h.as_str(), b.as_deref())),
-            crate::error::Body::State,
-        )
-        .unwrap();
-        let t2 = t.elapsed();
-        let arows = crate::query::members_at(conn, 1, KIND_ARTIFACT, n, 8760).unwrap();
-        let t3 = t.elapsed();
-        let abodies: std::collections::HashMap<String, std::sync::Arc<envtrail_model::Artifact>> =
-            decode_bodies(
-                arows.iter().map(|(_, h, _, b)| (h.as_str(), b.as_deref())),
-                crate::error::Body::Artifact,
-            )
-            .unwrap();
-        let t4 = t.elapsed();
-        let e = env("env0");
-        let mut refs = Refs::new(conn, 1, &e);
-        for (_, _, from, _) in &rows {
-            refs.get(*from).unwrap();
-        }
-        let t5 = t.elapsed();
-        let t6 = Instant::now();
-        let mut k = 0;
-        for (_, _, _, b) in &rows {
-            let st: envtrail_model::ComponentState =
-                serde_json::from_slice(b.as_deref().unwrap()).unwrap();
-            k += st.workloads.len();
-        }
-        let t7 = t6.elapsed();
-        let t6 = Instant::now();
-        for (_, _, _, b) in &rows {
-            let st: serde_json::Value = serde_json::from_slice(b.as_deref().unwrap()).unwrap();
-            k += st.as_object().unwrap().len();
-        }
-        eprintln!("sequential decode {t7:?} as Value {:?} {k}", t6.elapsed());
-        eprintln!(
-            "n={n} comps {t1:?} decode {:?} arts {:?} adecode {:?} refs {:?} ({} {})",
-            t2 - t1,
-            t3 - t2,
-            t4 - t3,
-            t5 - t4,
-            bodies.len(),
-            abodies.len()
-        );
+    let e = env("env0");
+    let t = at("2025-06-01T00:00:00Z");
+    store.environment_state(&e, t, false).unwrap();
+    let (c0, _) = cpu();
+    let p0 = process_cpu();
+    let start = Instant::now();
+    for _ in 0..20 {
+        let state = store.environment_state(&e, t, false).unwrap();
+        std::hint::black_box(state);
     }
+    eprintln!(
+        "{:?} per query; cpu per query: calling thread {:.1}ms, all threads {:?}",
+        start.elapsed() / 20,
+        (cpu().0 - c0) as f64 / 20e6,
+        (process_cpu() - p0) / 20
+    );
 }

@@ -86,11 +86,11 @@ const MIGRATIONS: &[&str] = &[
         lvl      INTEGER NOT NULL,
         blk      INTEGER NOT NULL
     );
-    CREATE INDEX intervals_node_from ON intervals (env_id, kind, lvl, blk, from_seq, body_id, key);
+    CREATE INDEX intervals_node_from ON intervals (env_id, kind, lvl, blk, from_seq, to_seq, body_id, key);
     CREATE INDEX intervals_node_to ON intervals (env_id, kind, lvl, blk, to_seq, from_seq, body_id, key);
     CREATE INDEX intervals_key ON intervals (env_id, kind, key, from_seq);
     CREATE INDEX intervals_from ON intervals (env_id, from_seq);
-    CREATE INDEX intervals_to ON intervals (env_id, to_seq);
+    CREATE INDEX intervals_to ON intervals (env_id, to_seq, kind, from_seq, body_id, key);
     CREATE TABLE sightings (
         env_id            INTEGER NOT NULL REFERENCES environments(id),
         digest            TEXT NOT NULL,
