@@ -3,6 +3,7 @@
 //! hashes are equal without further work; the rest are compared in parallel.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use envtrail_model::output::{Comparison, ComparisonSide, DIFF_SCHEMA, EnvironmentEvidence};
@@ -28,7 +29,7 @@ pub fn compare(
     let policy = policy.compile()?;
     let identity = ArtifactIdentity::for_environments(links, [left, right]);
     let right_complete = right.is_complete();
-    let pairs = join(left, right);
+    let pairs = join(&left.components, &right.components);
     let changes: Vec<_> = pairs
         .par_iter()
         .filter_map(|(name, l, r)| {
@@ -61,17 +62,22 @@ pub(crate) fn same_state(l: &ComponentEntry, r: &ComponentEntry) -> bool {
     Arc::ptr_eq(&l.current.state, &r.current.state) || l.current.state_hash == r.current.state_hash
 }
 
-type Pair<'a> = (
+/// A component with its entry on the left and on the right side.
+pub(crate) type Pair<'a> = (
     &'a ComponentName,
     Option<&'a ComponentEntry>,
     Option<&'a ComponentEntry>,
 );
 
-/// Every component of either side, in name order, with its entry on each side.
-fn join<'a>(left: &'a EnvironmentState, right: &'a EnvironmentState) -> Vec<Pair<'a>> {
-    let mut out = Vec::with_capacity(left.components.len().max(right.components.len()));
-    let mut l = left.components.iter().peekable();
-    let mut r = right.components.iter().peekable();
+/// Every component of either map, in name order, with its entry on each side: one merge of two
+/// sorted maps instead of a lookup per component.
+pub(crate) fn join<'a>(
+    left: &'a BTreeMap<ComponentName, ComponentEntry>,
+    right: &'a BTreeMap<ComponentName, ComponentEntry>,
+) -> Vec<Pair<'a>> {
+    let mut out = Vec::with_capacity(left.len().max(right.len()));
+    let mut l = left.iter().peekable();
+    let mut r = right.iter().peekable();
     loop {
         let order = match (l.peek(), r.peek()) {
             (None, None) => break,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use envtrail_model::output::{AttributeChange, ChangeKind, ComponentChange, KeyChange};
-use envtrail_model::{ComponentName, ComponentState, Fingerprint, InfraItem};
+use envtrail_model::{ComponentName, ComponentState, ConfigValue, Fingerprint, InfraItem};
 use serde_json::Value;
 
 use crate::identity::ArtifactIdentity;
@@ -144,20 +144,55 @@ pub fn same_artifacts(
 
 /// Whether two states have the same config fingerprints, key by key.
 pub fn same_config(left: &ComponentState, right: &ComponentState) -> bool {
-    // Fast path: workloads pair up in order with equal keys and fingerprints.
-    let paired = left.workloads.len() == right.workloads.len()
-        && left.workloads.iter().zip(&right.workloads).all(|(a, b)| {
-            a.config.len() == b.config.len()
-                && a.config
-                    .iter()
-                    .zip(&b.config)
+    match (single_config(left), single_config(right)) {
+        (Some(l), Some(r)) => {
+            l.len() == r.len()
+                && l.iter()
+                    .zip(r)
                     .all(|((ka, va), (kb, vb))| ka == kb && va.fingerprint == vb.fingerprint)
-        });
-    paired || changed_keys(left, right).is_empty()
+        }
+        _ => changed_keys(left, right).is_empty(),
+    }
 }
 
 /// The names of the config keys whose fingerprint sets differ between the two states, sorted.
 pub fn changed_keys<'a>(left: &'a ComponentState, right: &'a ComponentState) -> Vec<&'a str> {
+    if let (Some(l), Some(r)) = (single_config(left), single_config(right)) {
+        // The common case, one workload a side: a merge of two sorted maps, no set built.
+        let mut keys = Vec::new();
+        let (mut l, mut r) = (l.iter().peekable(), r.iter().peekable());
+        loop {
+            match (l.peek(), r.peek()) {
+                (None, None) => break,
+                (Some((k, _)), None) => {
+                    keys.push(k.as_str());
+                    l.next();
+                }
+                (None, Some((k, _))) => {
+                    keys.push(k.as_str());
+                    r.next();
+                }
+                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                    std::cmp::Ordering::Less => {
+                        keys.push(ka.as_str());
+                        l.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        keys.push(kb.as_str());
+                        r.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if va.fingerprint != vb.fingerprint {
+                            keys.push(ka.as_str());
+                        }
+                        l.next();
+                        r.next();
+                    }
+                },
+            }
+        }
+        return keys;
+    }
     let (l, r) = (left.config_fingerprints(), right.config_fingerprints());
     let mut keys: Vec<&str> = l
         .iter()
@@ -167,6 +202,17 @@ pub fn changed_keys<'a>(left: &'a ComponentState, right: &'a ComponentState) -> 
         .collect();
     keys.sort_unstable();
     keys
+}
+
+/// The config of a state with at most one workload (an empty map for none); `None` when there
+/// are several, whose configs must be merged first.
+fn single_config(state: &ComponentState) -> Option<&BTreeMap<String, ConfigValue>> {
+    static EMPTY: BTreeMap<String, ConfigValue> = BTreeMap::new();
+    match state.workloads.as_slice() {
+        [] => Some(&EMPTY),
+        [w] => Some(&w.config),
+        _ => None,
+    }
 }
 
 /// The infrastructure attributes that differ, items matched by address (the n-th item with one
@@ -370,5 +416,42 @@ mod tests {
         assert_eq!(c.infrastructure[0].left, Some(json!("db.t3")));
         assert_eq!(c.infrastructure[0].right, Some(json!("db.m5")));
         assert_eq!(c.infrastructure[2].right, None);
+    }
+
+    #[test]
+    fn changed_keys_merges_the_config_of_several_workloads() {
+        let one = StateBuilder::new()
+            .config("A", "1")
+            .config("B", "2")
+            .config("C", "3")
+            .build();
+        let two = StateBuilder::new()
+            .config("A", "1")
+            .config("C", "4")
+            .config("D", "5")
+            .build();
+        assert_eq!(changed_keys(&one, &two), ["B", "C", "D"]);
+        assert!(!same_config(&one, &two));
+        assert!(same_config(&one, &one.clone()));
+
+        // The same config split over two workloads: equal as a whole.
+        let mut split = StateBuilder::new()
+            .container_in("Deployment/app/other", "x", &[])
+            .config("A", "1")
+            .build();
+        split.workloads[0]
+            .config
+            .insert("B".into(), one.workloads[0].config["B"].clone());
+        split.workloads[1]
+            .config
+            .insert("C".into(), one.workloads[0].config["C"].clone());
+        assert_eq!(split.workloads.len(), 2);
+        assert!(changed_keys(&one, &split).is_empty());
+        assert!(same_config(&split, &one));
+        // A key with two values across workloads differs from the same key with one.
+        split.workloads[0]
+            .config
+            .insert("C".into(), two.workloads[0].config["C"].clone());
+        assert_eq!(changed_keys(&one, &split), ["C"]);
     }
 }

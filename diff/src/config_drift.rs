@@ -7,7 +7,7 @@ use envtrail_model::view::ComponentEntry;
 use envtrail_model::{ComponentName, Finding, FindingKind};
 
 use crate::compare::same_state;
-use crate::components::{changed_keys, same_config};
+use crate::components::changed_keys;
 use crate::context::Context;
 use crate::findings::{finding, list, plural};
 
@@ -21,7 +21,7 @@ pub(crate) fn config_drift(
     out: &mut Vec<Finding>,
 ) {
     let (u_state, d_state) = (&*u_entry.current.state, &*d_entry.current.state);
-    if same_state(u_entry, d_entry) || same_config(u_state, d_state) {
+    if same_state(u_entry, d_entry) {
         return;
     }
     let keys: Vec<&str> = changed_keys(u_state, d_state)

@@ -1,13 +1,13 @@
-//! What every finding rule reads: the environments of the path in order, each with an index of
-//! the artifacts it has ever run (canonical digest → first sighting), plus the artifact identity
+//! What every finding rule reads: the environments of the path in order, the artifact identity
 //! and the compiled policy. Built once per report, shared read-only by the parallel rules.
-
-use std::collections::HashMap;
+//!
+//! Whether and when an environment ran an artifact is looked up, not indexed: the store's
+//! sightings are already a map by digest, so a lookup per class member (an artifact and the
+//! digests linked to it) costs less than building anything over 50,000 components.
 
 use envtrail_model::finding::Evidence;
 use envtrail_model::view::{EnvironmentState, SnapshotRef};
 use envtrail_model::{ComponentName, Digest, EnvName, Timestamp};
-use rayon::prelude::*;
 
 use crate::identity::ArtifactIdentity;
 use crate::policy::CompiledPolicy;
@@ -18,50 +18,47 @@ pub(crate) struct Env<'a> {
     pub name: &'a EnvName,
     /// Its state at the report time; `None` when it had no snapshot yet.
     pub state: Option<&'a EnvironmentState>,
-    /// Canonical digest → the first snapshot that ran it, at or before the report time.
-    seen: HashMap<&'a Digest, &'a SnapshotRef>,
+    at: Timestamp,
+    identity: &'a ArtifactIdentity,
 }
 
 impl<'a> Env<'a> {
-    /// Indexes `state`'s sightings, plus the artifacts of every interval it holds (so that a state
-    /// given without history still counts what it runs now as seen).
-    pub fn new(
-        name: &'a EnvName,
-        state: Option<&'a EnvironmentState>,
-        at: Timestamp,
-        identity: &'a ArtifactIdentity,
-    ) -> Self {
-        let mut seen: HashMap<&'a Digest, &'a SnapshotRef> = HashMap::new();
-        if let Some(state) = state {
-            seen.reserve(state.sightings.len());
-            let mut note = |digest: &'a Digest, first: &'a SnapshotRef| {
-                if first.taken_at > at {
-                    return;
-                }
-                let entry = seen.entry(identity.canonical_ref(digest)).or_insert(first);
-                if (first.taken_at, first.seq) < (entry.taken_at, entry.seq) {
-                    *entry = first;
-                }
-            };
-            for (digest, sighting) in &state.sightings {
-                note(digest, &sighting.first);
-            }
-            for entry in state.components.values() {
-                for interval in entry.previous.iter().chain([&entry.current]) {
-                    for container in interval.state.workloads.iter().flat_map(|w| &w.containers) {
-                        for digest in container.artifact_digests() {
-                            note(digest, &interval.from);
-                        }
-                    }
-                }
-            }
+    /// When this environment first ran the artifact whose canonical digest is `digest`, if it
+    /// ever did (at or before the report time): the earliest sighting of any digest of its class.
+    /// When the sightings do not know it (a state given without history), the intervals of
+    /// `component` here are searched instead, so what an environment runs always counts as seen.
+    pub fn first_seen(
+        &self,
+        component: &ComponentName,
+        digest: &Digest,
+    ) -> Option<&'a SnapshotRef> {
+        let state = self.state?;
+        let sighted = self
+            .identity
+            .members(digest)
+            .iter()
+            .filter_map(|d| state.sightings.get(d))
+            .map(|s| &s.first)
+            .filter(|first| first.taken_at <= self.at)
+            .min_by_key(|first| (first.taken_at, first.seq));
+        if sighted.is_some() {
+            return sighted;
         }
-        Self { name, state, seen }
-    }
-
-    /// When `digest` (canonical) first ran here, if it ever did.
-    pub fn first_seen(&self, digest: &Digest) -> Option<&'a SnapshotRef> {
-        self.seen.get(digest).copied()
+        let entry = state.components.get(component)?;
+        entry
+            .previous
+            .iter()
+            .chain([&entry.current])
+            .find_map(|interval| {
+                let runs = interval
+                    .state
+                    .workloads
+                    .iter()
+                    .flat_map(|w| &w.containers)
+                    .flat_map(|c| c.artifact_digests())
+                    .any(|d| self.identity.canonical_ref(d) == digest);
+                (runs && interval.from.taken_at <= self.at).then_some(&interval.from)
+            })
     }
 
     /// Whether this environment's history can vouch that it never ran what `component` runs
@@ -96,7 +93,7 @@ pub(crate) struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// Indexes every environment (in parallel).
+    /// The context of a report at `at` over `path` (whose states are `states`).
     pub fn new(
         at: Timestamp,
         path: &'a [EnvName],
@@ -105,9 +102,14 @@ impl<'a> Context<'a> {
         policy: &'a CompiledPolicy,
     ) -> Self {
         let envs = path
-            .par_iter()
+            .iter()
             .zip(states)
-            .map(|(name, state)| Env::new(name, state.as_ref(), at, identity))
+            .map(|(name, state)| Env {
+                name,
+                state: state.as_ref(),
+                at,
+                identity,
+            })
             .collect();
         Self {
             at,

@@ -1,7 +1,7 @@
 //! Small helpers every rule uses to build a [`Finding`] and its one-line message. Messages name
 //! components, environments, short digests and config keys, never config values.
 
-use std::fmt::Write as _;
+use std::fmt;
 
 use envtrail_model::{ComponentName, Digest, EnvName, Finding, FindingKind};
 
@@ -28,37 +28,64 @@ pub(crate) fn finding(
 /// Up to this many items are named in a message; the rest are counted.
 const NAMED: usize = 5;
 
-/// `a, b, c and 2 more`.
-pub(crate) fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    for item in items {
-        if count < NAMED {
-            if count > 0 {
-                out.push_str(", ");
+/// Items listed for a message: `a, b, c and 2 more`. Written straight into the message.
+pub(crate) struct List<I>(I);
+
+/// Lists `items` (see [`List`]).
+pub(crate) fn list<I>(items: I) -> List<I::IntoIter>
+where
+    I: IntoIterator,
+    I::IntoIter: Clone,
+    I::Item: fmt::Display,
+{
+    List(items.into_iter())
+}
+
+impl<I> fmt::Display for List<I>
+where
+    I: Iterator + Clone,
+    I::Item: fmt::Display,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut count = 0;
+        for item in self.0.clone() {
+            if count < NAMED {
+                if count > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{item}")?;
             }
-            let _ = write!(out, "{item}");
+            count += 1;
         }
-        count += 1;
+        if count > NAMED {
+            write!(f, " and {} more", count - NAMED)?;
+        }
+        Ok(())
     }
-    if count > NAMED {
-        let _ = write!(out, " and {} more", count - NAMED);
-    }
-    out
 }
 
 /// Short forms of digests, listed.
-pub(crate) fn shorts<'a>(digests: impl IntoIterator<Item = &'a Digest>) -> String {
+pub(crate) fn shorts<'a, I>(digests: I) -> List<impl Iterator<Item = String> + Clone>
+where
+    I: IntoIterator<Item = &'a Digest>,
+    I::IntoIter: Clone,
+{
     list(digests.into_iter().map(Digest::short))
 }
 
-/// `key` or `keys`.
-pub(crate) fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
+/// `1 key`, `3 keys`.
+pub(crate) struct Plural(pub usize, pub &'static str);
+
+impl fmt::Display for Plural {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.0 == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.0, self.1)
     }
+}
+
+/// `1 key`, `3 keys`.
+pub(crate) fn plural(n: usize, word: &'static str) -> Plural {
+    Plural(n, word)
 }
 
 /// Sorts and deduplicates what a finding lists, so output does not depend on discovery order.
@@ -67,13 +94,15 @@ pub(crate) fn normalize(finding: &mut Finding) {
     finding.digests.dedup();
     finding.keys.sort_unstable();
     finding.keys.dedup();
-    let mut evidence = Vec::with_capacity(finding.evidence.len());
-    for e in finding.evidence.drain(..) {
-        if !evidence.contains(&e) {
-            evidence.push(e);
+    // Keep the first of equal pieces of evidence, in order; lists are a few items long.
+    let mut i = 1;
+    while i < finding.evidence.len() {
+        if finding.evidence[..i].contains(&finding.evidence[i]) {
+            finding.evidence.remove(i);
+        } else {
+            i += 1;
         }
     }
-    finding.evidence = evidence;
 }
 
 #[cfg(test)]
@@ -82,9 +111,9 @@ mod tests {
 
     #[test]
     fn lists_are_capped() {
-        assert_eq!(list(["a", "b"]), "a, b");
-        assert_eq!(list(1..=7), "1, 2, 3, 4, 5 and 2 more");
-        assert_eq!(plural(1, "key"), "1 key");
-        assert_eq!(plural(3, "key"), "3 keys");
+        assert_eq!(list(["a", "b"]).to_string(), "a, b");
+        assert_eq!(list(1..=7).to_string(), "1, 2, 3, 4, 5 and 2 more");
+        assert_eq!(plural(1, "key").to_string(), "1 key");
+        assert_eq!(plural(3, "key").to_string(), "3 keys");
     }
 }

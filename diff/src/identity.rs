@@ -16,6 +16,8 @@ use envtrail_model::{ComponentState, Digest};
 pub struct ArtifactIdentity {
     /// Every linked digest → the canonical digest of its class (itself included).
     canonical: HashMap<Digest, Digest>,
+    /// Canonical digest of a class of several → every digest of the class, sorted.
+    members: HashMap<Digest, Vec<Digest>>,
 }
 
 impl ArtifactIdentity {
@@ -60,11 +62,19 @@ impl ArtifactIdentity {
             }
         }
         let mut canonical = HashMap::with_capacity(digests.len());
+        let mut members: HashMap<Digest, Vec<Digest>> = HashMap::new();
         for i in 0..digests.len() {
             let root = find(&mut parent, i);
             canonical.insert(digests[i].clone(), digests[root].clone());
+            members
+                .entry(digests[root].clone())
+                .or_default()
+                .push(digests[i].clone());
         }
-        Self { canonical }
+        for list in members.values_mut() {
+            list.sort_unstable();
+        }
+        Self { canonical, members }
     }
 
     /// The links given plus those recorded in the environments' artifact facts (an artifact's
@@ -92,6 +102,15 @@ impl ArtifactIdentity {
             return digest;
         }
         self.canonical.get(digest).unwrap_or(digest)
+    }
+
+    /// Every digest of the class whose canonical digest is `canonical` (just itself when it is in
+    /// no link).
+    pub fn members<'a>(&'a self, canonical: &'a Digest) -> &'a [Digest] {
+        match self.members.get(canonical) {
+            Some(list) => list,
+            None => std::slice::from_ref(canonical),
+        }
     }
 
     /// Whether two digests name the same artifact.
@@ -132,6 +151,10 @@ mod tests {
             assert!(id.same(&a, &c));
             assert!(!id.same(&a, &d));
             assert_eq!(id.canonical(&d), d);
+            let mut all = vec![a.clone(), b.clone(), c.clone()];
+            all.sort();
+            assert_eq!(id.members(&id.canonical(&b)), all.as_slice());
+            assert_eq!(id.members(&d), std::slice::from_ref(&d));
         }
     }
 

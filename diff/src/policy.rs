@@ -2,7 +2,8 @@
 //! allowed snapshot age. [`Policy`] is plain data the CLI fills from `envtrail.toml`;
 //! [`CompiledPolicy`] is the same with its globs compiled once, which is what the diff consults.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
 
 use chrono::NaiveDate;
 use envtrail_model::output::IgnoreRuleRef;
@@ -76,8 +77,21 @@ impl IgnoreRule {
 pub struct CompiledPolicy {
     policy: Policy,
     environment_specific: GlobSet,
+    /// Answers of `environment_specific` so far: the same few hundred keys are asked about for
+    /// every component, and a glob match costs more than a lookup.
+    environment_specific_seen: KeyCache,
     ignores: Vec<GlobMatcher>,
     artifacts: BTreeMap<EnvName, CompiledArtifactPolicy>,
+}
+
+/// A memo of key → whether it is environment-specific, shared by the report's threads.
+#[derive(Debug, Default)]
+struct KeyCache(RwLock<HashMap<Box<str>, bool>>);
+
+impl Clone for KeyCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Policy {
@@ -115,6 +129,7 @@ impl Policy {
         Ok(CompiledPolicy {
             policy: self.clone(),
             environment_specific,
+            environment_specific_seen: KeyCache::default(),
             ignores,
             artifacts,
         })
@@ -165,7 +180,19 @@ impl CompiledPolicy {
 
     /// Whether `key` is declared environment-specific.
     pub fn is_environment_specific(&self, key: &str) -> bool {
-        !self.environment_specific.is_empty() && self.environment_specific.is_match(key)
+        if self.environment_specific.is_empty() {
+            return false;
+        }
+        let cache = &self.environment_specific_seen.0;
+        if let Some(&known) = cache.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return known;
+        }
+        let answer = self.environment_specific.is_match(key);
+        cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.into(), answer);
+        answer
     }
 
     /// The allowed snapshot age.
@@ -352,5 +379,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ignores[0].component"), "{err}");
+    }
+
+    #[test]
+    fn environment_specific_keys_match_globs_every_time() {
+        let policy = Policy {
+            environment_specific_keys: vec!["DB_HOST".into(), "*_URL".into()],
+            ..Policy::default()
+        }
+        .compile()
+        .unwrap();
+        for _ in 0..2 {
+            assert!(policy.is_environment_specific("DB_HOST"));
+            assert!(policy.is_environment_specific("PAYMENT_URL"));
+            assert!(!policy.is_environment_specific("LOG_LEVEL"));
+            assert!(!policy.is_environment_specific("URL_PREFIX"));
+        }
+        let copy = policy.clone();
+        assert!(copy.is_environment_specific("CALLBACK_URL"));
+        assert!(!CompiledPolicy::default().is_environment_specific("DB_HOST"));
     }
 }

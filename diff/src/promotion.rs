@@ -23,16 +23,17 @@ use crate::context::{Context, evidence};
 use crate::findings::{finding, list, shorts};
 use envtrail_model::time::format_time as format;
 
-/// Promotion findings for `name`, which D (`ctx.envs[k]`, `k >= 1`) runs as `d_entry`.
+/// Promotion findings for `name`, which D (`ctx.envs[k]`, `k >= 1`) runs as `d_entry` and U
+/// (`ctx.envs[k - 1]`) as `u_entry`.
 pub(crate) fn promotion(
     ctx: &Context<'_>,
     k: usize,
     name: &ComponentName,
+    u_entry: Option<&ComponentEntry>,
     d_entry: &ComponentEntry,
     out: &mut Vec<Finding>,
 ) {
     let (d, u) = (&ctx.envs[k], &ctx.envs[k - 1]);
-    let u_entry = u.state.and_then(|s| s.components.get(name));
     if let Some(u_entry) = u_entry
         && (same_state(u_entry, d_entry)
             || same_artifacts(ctx.identity, &u_entry.current.state, &d_entry.current.state))
@@ -49,8 +50,8 @@ pub(crate) fn promotion(
     // skipped environment → (digest, environment where it was seen).
     let mut skipped: BTreeMap<usize, Vec<(&Digest, usize)>> = BTreeMap::new();
     for &digest in &ours {
-        if let Some(first_up) = u.first_seen(digest) {
-            if let Some(first_here) = d.first_seen(digest)
+        if let Some(first_up) = u.first_seen(name, digest) {
+            if let Some(first_here) = d.first_seen(name, digest)
                 && first_here.taken_at < first_up.taken_at
             {
                 out_of_order.push((digest, first_here, first_up));
@@ -59,7 +60,7 @@ pub(crate) fn promotion(
         }
         match (0..k - 1)
             .rev()
-            .find(|&i| ctx.envs[i].first_seen(digest).is_some())
+            .find(|&i| ctx.envs[i].first_seen(name, digest).is_some())
         {
             Some(i) => {
                 for j in i + 1..k {
@@ -86,7 +87,7 @@ pub(crate) fn promotion(
         f.evidence.extend(
             hotfix
                 .iter()
-                .filter_map(|x| d.first_seen(x))
+                .filter_map(|x| d.first_seen(name, x))
                 .map(|s| evidence("first_seen", s)),
         );
         f.evidence.extend((0..k).filter_map(current));
@@ -113,7 +114,7 @@ pub(crate) fn promotion(
         f.evidence.extend(
             digests
                 .iter()
-                .filter_map(|&(x, i)| ctx.envs[i].first_seen(x))
+                .filter_map(|&(x, i)| ctx.envs[i].first_seen(name, x))
                 .map(|s| evidence("first_seen", s)),
         );
         out.push(f);
@@ -144,7 +145,7 @@ pub(crate) fn promotion(
         let pending: Vec<&Digest> = theirs
             .iter()
             .copied()
-            .filter(|x| d.first_seen(x).is_none())
+            .filter(|x| d.first_seen(name, x).is_none())
             .collect();
         if !pending.is_empty() {
             let mut f = finding(FindingKind::PendingPromotion, d.name, Some(name));
@@ -163,7 +164,7 @@ pub(crate) fn promotion(
             f.evidence.extend(
                 pending
                     .iter()
-                    .filter_map(|x| u.first_seen(x))
+                    .filter_map(|x| u.first_seen(name, x))
                     .map(|s| evidence("first_seen", s)),
             );
             out.push(f);
@@ -440,6 +441,60 @@ mod tests {
             &["staging", "prod"],
             vec![Some(staging.build()), Some(prod.build())],
         ));
+        assert_eq!(promotion_kinds(&report), ["pending_promotion prod api"]);
+    }
+
+    #[test]
+    fn states_without_sightings_count_what_they_ran() {
+        let strip = |mut e: envtrail_model::view::EnvironmentState| {
+            e.sightings.clear();
+            e
+        };
+        // dev ran d1 before d2 (an earlier interval); staging runs d1; no sightings anywhere.
+        let dev = EnvBuilder::new("dev", snap("dev", 2, 1))
+            .component_since("api", runs(&[digest(2)]), snap("dev", 2, 1))
+            .previous(
+                "api",
+                runs(&[digest(1)]),
+                snap("dev", 1, 20),
+                snap("dev", 2, 1),
+            );
+        let staging = EnvBuilder::at("staging").component("api", runs(&[digest(1)]));
+        let report = run(&input(
+            &["dev", "staging"],
+            vec![Some(strip(dev.build())), Some(strip(staging.build()))],
+        ));
+        assert_eq!(promotion_kinds(&report), ["pending_promotion staging api"]);
+    }
+
+    #[test]
+    fn sightings_after_the_report_time_do_not_count() {
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(1)]))
+            .seen(&digest(9), snap("staging", 9, -5));
+        let prod = EnvBuilder::at("prod").component("api", runs(&[digest(9)]));
+        let report = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        assert_eq!(promotion_kinds(&report), ["unpromoted_hotfix prod api"]);
+    }
+
+    #[test]
+    fn a_linked_digest_seen_upstream_counts_for_its_class() {
+        // staging ran the index d10 long ago; prod runs the platform manifest d11 inside it.
+        let staging = EnvBuilder::at("staging")
+            .component("api", runs(&[digest(1)]))
+            .seen(&digest(10), snap("staging", 1, 30));
+        let prod =
+            EnvBuilder::at("prod").component_since("api", runs(&[digest(11)]), snap("prod", 1, 20));
+        let mut i = input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        );
+        i.artifact_links = vec![(digest(11), digest(10))];
+        let report = run(&i);
+        // Not a hotfix; staging has moved on to d1 since, which prod has not received.
         assert_eq!(promotion_kinds(&report), ["pending_promotion prod api"]);
     }
 }

@@ -3,13 +3,15 @@
 //! policy's severities and ignore rules, counts, and sorts with [`Finding::sort_key`] so the
 //! output is the same whatever the thread schedule.
 
+use std::collections::BTreeMap;
+
 use envtrail_model::output::{EnvironmentEvidence, IgnoredFinding, REPORT_SCHEMA, Report, Summary};
 use envtrail_model::view::{ComponentEntry, ReportInput};
 use envtrail_model::{ComponentName, Finding};
 use rayon::prelude::*;
 
 use crate::artifacts::unverified;
-use crate::compare::evidence;
+use crate::compare::{evidence, join};
 use crate::config_drift::config_drift;
 use crate::context::Context;
 use crate::error::DiffError;
@@ -60,6 +62,10 @@ pub fn report(input: &ReportInput, policy: &Policy) -> Result<Report, DiffError>
             None => findings.push(f),
         }
     }
+    // Rules emit findings in component order per environment: grouped by severity and kind
+    // first (cheap keys), each group is a few sorted runs, which the full sort merges in near
+    // linear time instead of comparing names n log n times.
+    findings.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.kind));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     ignored.sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
 
@@ -112,40 +118,34 @@ fn check(input: &ReportInput) -> Result<(), DiffError> {
 /// The findings about components of `ctx.envs[k]`, and about components of its upstream neighbour
 /// that it lacks.
 fn component_findings(ctx: &Context<'_>, k: usize) -> Vec<Finding> {
+    static NONE: BTreeMap<ComponentName, ComponentEntry> = BTreeMap::new();
     let Some(state) = ctx.envs[k].state else {
         return Vec::new();
     };
     let upstream = if k > 0 { ctx.envs[k - 1].state } else { None };
-    let here: Vec<(&ComponentName, &ComponentEntry)> = state.components.iter().collect();
-    let mut out: Vec<Finding> = here
-        .par_iter()
+    let rows = join(upstream.map_or(&NONE, |u| &u.components), &state.components);
+    rows.par_iter()
         .with_min_len(256)
-        .flat_map_iter(|&(name, entry)| {
+        .flat_map_iter(|&(name, up, here)| {
             let mut out = Vec::new();
+            let Some(entry) = here else {
+                // Only upstream (so k > 0).
+                missing(ctx, k, name, &mut out);
+                return out;
+            };
             out_of_band(ctx, k, name, entry, &mut out);
             unverified(ctx, k, name, entry, &mut out);
             mixed_versions(ctx, k, name, entry, &mut out);
             if k > 0 {
-                promotion(ctx, k, name, entry, &mut out);
-                match upstream.and_then(|u| u.components.get(name)) {
+                promotion(ctx, k, name, up, entry, &mut out);
+                match up {
                     Some(u_entry) => config_drift(ctx, k, name, u_entry, entry, &mut out),
                     None => orphan(ctx, k, name, &mut out),
                 }
             }
             out
         })
-        .collect();
-    if let Some(upstream) = upstream {
-        let theirs: Vec<&ComponentName> = upstream.components.keys().collect();
-        out.par_extend(theirs.par_iter().with_min_len(256).flat_map_iter(|&name| {
-            let mut out = Vec::new();
-            if !state.components.contains_key(name) {
-                missing(ctx, k, name, &mut out);
-            }
-            out
-        }));
-    }
-    out
+        .collect()
 }
 
 fn summarize(findings: &[Finding], ignored: usize) -> Summary {
