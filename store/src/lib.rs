@@ -46,6 +46,8 @@ mod tags;
 mod verify;
 
 #[cfg(test)]
+mod oracle_tests;
+#[cfg(test)]
 mod scale_tests;
 #[cfg(test)]
 mod testutil;
