@@ -1,0 +1,326 @@
+//! One registry, reached through `oci-client`: tag resolution (HEAD), manifests and blobs by
+//! digest, with the registry's TLS settings and credentials. Errors are sorted into "not there"
+//! (a 404: the answer is *missing*), "refused" (401/403) and "unreachable" (anything else: the
+//! answer is *unchecked*), because a registry that is down must never read as a missing signature.
+//!
+//! Pushing is here too, for the tests and the benchmark that build their own images.
+
+use std::time::Duration;
+
+use envtrail_model::Digest;
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use crate::auth::Credentials;
+use crate::manifest::MANIFEST_TYPES;
+
+/// How to reach one registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryConfig {
+    /// `host[:port]`, as in image references.
+    pub host: String,
+    /// Plain HTTP instead of HTTPS (a local test registry).
+    pub plain_http: bool,
+    /// Extra CA certificates (PEM) to trust for its TLS certificate.
+    pub ca_pem: Vec<Vec<u8>>,
+    /// Its credentials.
+    pub credentials: Credentials,
+}
+
+/// Why a registry call failed, sorted by what it means for the facts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// 404: the thing is not in the registry.
+    #[error("{what} not found in {host}")]
+    NotFound {
+        /// Registry host.
+        host: String,
+        /// What was asked for (`repo:tag`, `repo@digest`).
+        what: String,
+    },
+    /// 401/403: the registry refused the credentials.
+    #[error("{host} refused access to {what}: {why}")]
+    Denied {
+        /// Registry host.
+        host: String,
+        /// What was asked for.
+        what: String,
+        /// The registry's reason.
+        why: String,
+    },
+    /// Connection refused, TLS failure, timeout, 5xx: nothing is known.
+    #[error("{host} unreachable for {what}: {why}")]
+    Unreachable {
+        /// Registry host.
+        host: String,
+        /// What was asked for.
+        what: String,
+        /// The cause, with its source chain flattened (no credentials: oci-client's errors carry
+        /// URLs and registry messages only).
+        why: String,
+    },
+    /// The bytes did not hash to the digest asked for.
+    #[error("{host} served {what} with the wrong digest")]
+    DigestMismatch {
+        /// Registry host.
+        host: String,
+        /// What was asked for.
+        what: String,
+    },
+}
+
+impl RegistryError {
+    /// Whether this is a plain "not there".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+/// A client for one registry.
+pub struct Registry {
+    host: String,
+    client: Client,
+    auth: RegistryAuth,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Registry({})", self.host)
+    }
+}
+
+impl Registry {
+    /// A client for `config.host` with already resolved `credentials` (see [`crate::auth`]).
+    pub fn new(config: &RegistryConfig, credentials: &Credentials, timeout: Duration) -> Self {
+        let client = Client::new(ClientConfig {
+            protocol: if config.plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            extra_root_certificates: config
+                .ca_pem
+                .iter()
+                .map(|pem| Certificate {
+                    encoding: CertificateEncoding::Pem,
+                    data: pem.clone(),
+                })
+                .collect(),
+            platform_resolver: None,
+            read_timeout: Some(timeout),
+            connect_timeout: Some(timeout),
+            user_agent: concat!("envtrail/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        });
+        let auth = match credentials {
+            Credentials::Basic { username, password } => {
+                RegistryAuth::Basic(username.clone(), password.clone())
+            }
+            Credentials::Bearer { token } => RegistryAuth::Bearer(token.clone()),
+            Credentials::Anonymous | Credentials::DockerConfig => RegistryAuth::Anonymous,
+        };
+        Self {
+            host: config.host.clone(),
+            client,
+            auth,
+        }
+    }
+
+    /// The host it talks to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn tag_ref(&self, repository: &str, tag: &str) -> Reference {
+        Reference::with_tag(self.host.clone(), repository.to_owned(), tag.to_owned())
+    }
+
+    fn digest_ref(&self, repository: &str, digest: &Digest) -> Reference {
+        Reference::with_digest(self.host.clone(), repository.to_owned(), digest.to_string())
+    }
+
+    /// The digest `repository:tag` points to now; `None` when the tag does not exist.
+    pub async fn resolve_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
+        let what = || format!("{repository}:{tag}");
+        match self
+            .client
+            .fetch_manifest_digest(&self.tag_ref(repository, tag), &self.auth)
+            .await
+        {
+            Ok(d) => d.parse().map(Some).map_err(|_| RegistryError::Unreachable {
+                host: self.host.clone(),
+                what: what(),
+                why: "the registry answered a digest that is not sha256".into(),
+            }),
+            Err(e) => match self.classify(e, what()) {
+                RegistryError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// The manifest bytes of `repository@digest`, checked against the digest.
+    pub async fn manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let what = || format!("{repository}@{}", digest.short());
+        let (bytes, _) = self
+            .client
+            .pull_manifest_raw(
+                &self.digest_ref(repository, digest),
+                &self.auth,
+                MANIFEST_TYPES,
+            )
+            .await
+            .map_err(|e| self.classify(e, what()))?;
+        if Digest::sha256_of(&bytes) != *digest {
+            return Err(RegistryError::DigestMismatch {
+                host: self.host.clone(),
+                what: what(),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
+    /// The blob `digest` of `repository`, checked against the digest.
+    pub async fn blob(&self, repository: &str, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+        let what = || format!("blob {}@{}", repository, digest.short());
+        let reference = self.digest_ref(repository, digest);
+        // pull_blob uses stored auth: make sure it is stored for this registry.
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
+            .await;
+        let mut out: Vec<u8> = Vec::new();
+        self.client
+            .pull_blob(&reference, digest.as_str(), &mut out)
+            .await
+            .map_err(|e| self.classify(e, what()))?;
+        if Digest::sha256_of(&out) != *digest {
+            return Err(RegistryError::DigestMismatch {
+                host: self.host.clone(),
+                what: what(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Uploads a blob; returns its digest.
+    pub async fn push_blob(&self, repository: &str, data: &[u8]) -> Result<Digest, RegistryError> {
+        let digest = Digest::sha256_of(data);
+        let reference = self.digest_ref(repository, &digest);
+        self.authorize_push(&reference).await?;
+        self.client
+            .push_blob(&reference, data.to_vec(), digest.as_str())
+            .await
+            .map_err(|e| self.classify(e, format!("blob push to {repository}")))?;
+        Ok(digest)
+    }
+
+    /// Uploads a manifest under `tag` (or by digest when `tag` is `None`); returns its digest.
+    pub async fn push_manifest(
+        &self,
+        repository: &str,
+        tag: Option<&str>,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::sha256_of(bytes);
+        let reference = match tag {
+            Some(tag) => self.tag_ref(repository, tag),
+            None => self.digest_ref(repository, &digest),
+        };
+        self.authorize_push(&reference).await?;
+        let content_type = http_header(media_type);
+        self.client
+            .push_manifest_raw(&reference, bytes.to_vec(), content_type)
+            .await
+            .map_err(|e| self.classify(e, format!("manifest push to {repository}")))?;
+        Ok(digest)
+    }
+
+    async fn authorize_push(&self, reference: &Reference) -> Result<(), RegistryError> {
+        self.client
+            .auth(reference, &self.auth, oci_client::RegistryOperation::Push)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify(e, format!("push to {}", reference.repository())))
+    }
+
+    fn classify(&self, err: OciDistributionError, what: String) -> RegistryError {
+        let host = self.host.clone();
+        let not_found = |envelope: &oci_client::errors::OciEnvelope| {
+            envelope.errors.iter().any(|e| {
+                matches!(
+                    e.code,
+                    OciErrorCode::ManifestUnknown
+                        | OciErrorCode::NameUnknown
+                        | OciErrorCode::BlobUnknown
+                )
+            })
+        };
+        match &err {
+            OciDistributionError::ImageManifestNotFoundError(_) => {
+                RegistryError::NotFound { host, what }
+            }
+            OciDistributionError::RegistryError { envelope, .. } if not_found(envelope) => {
+                RegistryError::NotFound { host, what }
+            }
+            OciDistributionError::ServerError { code: 404, .. } => {
+                RegistryError::NotFound { host, what }
+            }
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_)
+            | OciDistributionError::ServerError {
+                code: 401 | 403, ..
+            } => RegistryError::Denied {
+                host,
+                what,
+                why: flatten(&err),
+            },
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|e| {
+                    matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)
+                }) =>
+            {
+                RegistryError::Denied {
+                    host,
+                    what,
+                    why: flatten(&err),
+                }
+            }
+            _ => RegistryError::Unreachable {
+                host,
+                what,
+                why: flatten(&err),
+            },
+        }
+    }
+}
+
+fn http_header(media_type: &str) -> http::HeaderValue {
+    http::HeaderValue::from_str(media_type)
+        .unwrap_or_else(|_| http::HeaderValue::from_static("application/octet-stream"))
+}
+
+/// An error and its sources on one line.
+fn flatten(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
