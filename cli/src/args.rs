@@ -97,6 +97,19 @@ pub enum Command {
     },
     /// Recompute the hash chain and check the database's integrity.
     Verify,
+    /// Read every source of the environments in the config (all, or each --env), store one
+    /// snapshot per environment; exit 3 when a source failed or was read only in part.
+    Collect {
+        /// Only this environment (repeatable).
+        #[arg(long = "env")]
+        envs: Vec<String>,
+    },
+    /// Write a commented starter envtrail.toml (to --config if given).
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Load the bundled example snapshots into a temporary store and print the report.
     Demo {
         /// Exit with 2 if a finding at or above this severity is reported.

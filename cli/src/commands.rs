@@ -42,6 +42,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             until.as_deref(),
         ),
         Command::Verify => verify(cli),
+        Command::Collect { envs } => crate::collect::collect(cli, envs),
+        Command::Init { force } => crate::collect::init(cli, *force),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
 }

@@ -1,6 +1,9 @@
 //! The config file, `envtrail.toml`: the promotion path, report policy (severity overrides,
-//! environment-specific config keys, ignore rules, snapshot age) and, in later versions, each
-//! environment's sources. A bad file is an error naming the key and the line.
+//! environment-specific config keys, ignore rules, snapshot age), each environment's sources
+//! (`[environments.<env>]`, typed in [`sources`]), the HMAC key's origin (`[secrets]`) and
+//! collection limits (`[collect]`). A bad file is an error naming the key and the line.
+
+pub mod sources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +12,8 @@ use envtrail_diff::{IgnoreRule, Policy};
 use envtrail_model::{EnvName, FindingKind, Severity};
 use serde::Deserialize;
 use toml::Spanned;
+
+pub use sources::{CollectConfig, EnvironmentConfig, SecretsConfig};
 
 /// The name looked for in the current directory when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "envtrail.toml";
@@ -60,9 +65,13 @@ struct RawConfig {
     config: RawConfigKeys,
     #[serde(default)]
     ignore: Vec<RawIgnore>,
-    /// Per-environment settings (sources come with the collectors); accepted and kept for them.
+    /// Per-environment sources.
     #[serde(default)]
-    environments: BTreeMap<String, toml::Table>,
+    environments: BTreeMap<String, sources::RawEnvironment>,
+    #[serde(default)]
+    secrets: sources::RawSecrets,
+    #[serde(default)]
+    collect: sources::RawCollect,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,8 +120,12 @@ pub struct Config {
     pub policy: Policy,
     /// The default `--fail-on`.
     pub fail_on: Option<Severity>,
-    /// Environment sections, by name (for the collectors).
-    pub environments: BTreeMap<EnvName, toml::Table>,
+    /// Environment sections, by name: their sources.
+    pub environments: BTreeMap<EnvName, EnvironmentConfig>,
+    /// Where the HMAC key for Secret fingerprints comes from.
+    pub secrets: SecretsConfig,
+    /// Limits of `envtrail collect`.
+    pub collect: CollectConfig,
 }
 
 impl Config {
@@ -223,6 +236,9 @@ impl Config {
             });
         }
 
+        let spans = sources::Spans { file, text };
+        let secrets = sources::secrets(&spans, &raw.secrets)?;
+        let collect = sources::collect(&spans, &raw.collect)?;
         let mut environments = BTreeMap::new();
         for (name, table) in raw.environments {
             let env: EnvName = name.parse().map_err(|e| ConfigError::Value {
@@ -231,7 +247,8 @@ impl Config {
                 key: format!("environments.{name}"),
                 why: format!("{e}"),
             })?;
-            environments.insert(env, table);
+            let typed = sources::environment(&spans, &name, table)?;
+            environments.insert(env, typed);
         }
 
         Ok(Config {
@@ -240,6 +257,8 @@ impl Config {
             policy,
             fail_on: raw.report.fail_on,
             environments,
+            secrets,
+            collect,
         })
     }
 }

@@ -8,3 +8,7 @@ pub const ERROR: u8 = 1;
 /// `--fail-on SEVERITY` was given and a finding at or above it was reported (ignored findings do
 /// not count).
 pub const FINDINGS_AT_OR_ABOVE_THRESHOLD: u8 = 2;
+/// `collect` stored its snapshots, but in one of them a source failed (unreachable, no
+/// credentials) or was read only in part (e.g. a 403 on a namespace). The snapshot records which
+/// and why; the report shows a `collection_gap` for it, never a `missing_component`.
+pub const SNAPSHOT_INCOMPLETE: u8 = 3;

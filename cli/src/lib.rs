@@ -3,6 +3,7 @@
 //! crates together and holds no domain logic of its own.
 
 pub mod args;
+pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod demo;
@@ -23,6 +24,8 @@ pub enum Outcome {
     Success,
     /// Exit 2: findings at or above `--fail-on`.
     FindingsAtOrAboveThreshold,
+    /// Exit 3: `collect` stored a snapshot in which a source failed or was read only in part.
+    SnapshotIncomplete,
 }
 
 /// Runs envtrail with these arguments (the first is the program name) and returns the exit code.
@@ -40,6 +43,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     match commands::run(&cli) {
         Ok(Outcome::Success) => ExitCode::from(exit_codes::SUCCESS),
+        Ok(Outcome::SnapshotIncomplete) => ExitCode::from(exit_codes::SNAPSHOT_INCOMPLETE),
         Ok(Outcome::FindingsAtOrAboveThreshold) => {
             ExitCode::from(exit_codes::FINDINGS_AT_OR_ABOVE_THRESHOLD)
         }

@@ -97,6 +97,20 @@ pub const RESOURCES: &[Resource] = &[
         None
     ),
     resource!("rbac.authorization.k8s.io", "roles", "Role", true, None),
+    resource!(
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        None
+    ),
+    resource!(
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "RoleBinding",
+        true,
+        None
+    ),
 ];
 
 fn resource_of_kind(kind: &str) -> Option<Resource> {

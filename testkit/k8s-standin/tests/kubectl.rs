@@ -105,3 +105,49 @@ fn kubectl_sees_403_as_forbidden() {
     assert!(!out.status.success());
     assert!(stderr.contains("forbidden"), "{stderr}");
 }
+
+#[test]
+fn docs_rbac_manifests_apply_in_a_client_dry_run() {
+    let Some(kubectl) = kubectl() else { return };
+    let server = StandIn::start(Cluster::new());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, StandIn::kubeconfig(&[("standin", &server)])).unwrap();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/kubernetes");
+    for (file, expected) in [
+        (
+            "rbac-clusterrole.yaml",
+            [
+                "clusterrole.rbac.authorization.k8s.io/envtrail-reader created (dry run)",
+                "clusterrolebinding.rbac.authorization.k8s.io/envtrail-reader created (dry run)",
+            ],
+        ),
+        (
+            "rbac-role.yaml",
+            [
+                "role.rbac.authorization.k8s.io/envtrail-reader created (dry run)",
+                "rolebinding.rbac.authorization.k8s.io/envtrail-reader created (dry run)",
+            ],
+        ),
+    ] {
+        let out = Command::new(kubectl)
+            .args(["apply", "--dry-run=client", "--validate=false", "-f"])
+            .arg(docs.join(file))
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{file}: {stderr}");
+        for line in expected {
+            assert!(stdout.contains(line), "{file}: {stdout}");
+        }
+        // Read-only: no verb but get, list and watch.
+        let text = std::fs::read_to_string(docs.join(file)).unwrap();
+        for verb in ["create", "update", "patch", "delete", "\"*\""] {
+            assert!(!text.contains(verb), "{file} grants {verb}");
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The `[oci]` table (registries, credentials, public keys, cache, limits of the OCI enrichment)
+//! and each environment's artifact policy (`[environments.<env>.artifacts]`). Values are checked
+//! when the file is read; files and environment variables they point to (keys, CA certificates,
+//! passwords) are read only when a collection needs them, so `report` never fails for a key file
+//! it does not use. Errors name the key and its line; secrets are never echoed.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use envtrail_collect_oci::{Credentials, KeyRule, OciConfig, RegistryConfig};
+use envtrail_diff::ArtifactPolicy;
+use envtrail_model::Severity;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOci {
+    concurrency: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    docker_config: Option<Spanned<String>>,
+    cache: Option<bool>,
+    #[serde(default)]
+    registries: Vec<RawRegistry>,
+    #[serde(default)]
+    keys: Vec<RawKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    host: Spanned<String>,
+    #[serde(default)]
+    plain_http: bool,
+    ca_file: Option<Spanned<String>>,
+    username: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    name: Spanned<String>,
+    public_key: Spanned<String>,
+    #[serde(default)]
+    repositories: Vec<Spanned<String>>,
+}
+
+/// `[environments.<env>.artifacts]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawArtifactPolicy {
+    #[serde(default)]
+    require_signature: bool,
+    #[serde(default)]
+    require_provenance: bool,
+    #[serde(default)]
+    identities: Vec<Spanned<String>>,
+    #[serde(default)]
+    builders: Vec<Spanned<String>>,
+    severity: Option<Severity>,
+}
+
+/// How to authenticate to a registry, as configured (secrets stay in the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryAuth {
+    /// The Docker config (and its credential helpers), else anonymous.
+    DockerConfig,
+    /// Basic: the user, and the variable holding the password.
+    Basic {
+        /// User name.
+        username: String,
+        /// The environment variable holding the password.
+        password_env: String,
+    },
+    /// A bearer token from this environment variable.
+    Bearer {
+        /// The environment variable.
+        token_env: String,
+    },
+}
+
+/// One `[[oci.registries]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// `host[:port]`.
+    pub host: String,
+    /// http:// instead of https://.
+    pub plain_http: bool,
+    /// Extra CA certificate (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// Credentials.
+    pub auth: RegistryAuth,
+}
+
+/// One `[[oci.keys]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySettings {
+    /// Its name (identity `key:<name>`).
+    pub name: String,
+    /// The PEM public key file.
+    pub public_key: PathBuf,
+    /// Globs over `host/path`.
+    pub repositories: Vec<String>,
+}
+
+/// The `[oci]` table, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciSettings {
+    /// Whether the table is present: `envtrail collect` enriches only then.
+    pub enabled: bool,
+    /// Registry calls in flight at most.
+    pub concurrency: usize,
+    /// Timeout of one call.
+    pub timeout: Duration,
+    /// The Docker config file (`None`: the default location).
+    pub docker_config: Option<PathBuf>,
+    /// Whether to keep the facts cache next to the store.
+    pub cache: bool,
+    /// Registries with settings.
+    pub registries: Vec<RegistrySettings>,
+    /// Public keys.
+    pub keys: Vec<KeySettings>,
+}
+
+impl Default for OciSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            concurrency: envtrail_collect_oci::config::DEFAULT_CONCURRENCY,
+            timeout: envtrail_collect_oci::config::DEFAULT_TIMEOUT,
+            docker_config: None,
+            cache: true,
+            registries: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Why the OCI settings could not be turned into a working config (a file or variable they name).
+#[derive(Debug, thiserror::Error)]
+pub enum OciSetupError {
+    /// A file named by the config cannot be read.
+    #[error("key `{key}`: cannot read {path}")]
+    File {
+        /// The config key.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An environment variable named by the config is not set.
+    #[error("key `{key}`: environment variable {var} is not set")]
+    Env {
+        /// The config key.
+        key: String,
+        /// The variable.
+        var: String,
+    },
+    /// A public key that does not parse.
+    #[error("key `oci.keys[{index}]`: {source}")]
+    Key {
+        /// Its position.
+        index: usize,
+        /// The cause.
+        #[source]
+        source: envtrail_collect_oci::KeyError,
+    },
+}
+
+impl OciSettings {
+    /// The enrichment config for a store at `db`: reads the key and CA files and the secret
+    /// variables now.
+    pub fn to_config(&self, db: &Path) -> Result<OciConfig, OciSetupError> {
+        let mut registries = Vec::new();
+        for (i, r) in self.registries.iter().enumerate() {
+            let mut ca_pem = Vec::new();
+            if let Some(path) = &r.ca_file {
+                ca_pem.push(std::fs::read(path).map_err(|source| OciSetupError::File {
+                    key: format!("oci.registries[{i}].ca_file"),
+                    path: path.clone(),
+                    source,
+                })?);
+            }
+            let env = |key: &str, var: &str| {
+                std::env::var(var).map_err(|_| OciSetupError::Env {
+                    key: format!("oci.registries[{i}].{key}"),
+                    var: var.to_owned(),
+                })
+            };
+            let credentials = match &r.auth {
+                RegistryAuth::DockerConfig => Credentials::DockerConfig,
+                RegistryAuth::Basic {
+                    username,
+                    password_env,
+                } => Credentials::Basic {
+                    username: username.clone(),
+                    password: env("password_env", password_env)?,
+                },
+                RegistryAuth::Bearer { token_env } => Credentials::Bearer {
+                    token: env("token_env", token_env)?,
+                },
+            };
+            registries.push(RegistryConfig {
+                host: r.host.clone(),
+                plain_http: r.plain_http,
+                ca_pem,
+                credentials,
+            });
+        }
+        let mut keys = Vec::new();
+        for (index, k) in self.keys.iter().enumerate() {
+            let pem = std::fs::read(&k.public_key).map_err(|source| OciSetupError::File {
+                key: format!("oci.keys[{index}].public_key"),
+                path: k.public_key.clone(),
+                source,
+            })?;
+            keys.push(
+                KeyRule::from_pem(&k.name, &pem, &k.repositories)
+                    .map_err(|source| OciSetupError::Key { index, source })?,
+            );
+        }
+        Ok(OciConfig {
+            registries,
+            docker_config: self.docker_config.clone(),
+            keys,
+            cache: self
+                .cache
+                .then(|| envtrail_collect_oci::cache::cache_path_for(db)),
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+        })
+    }
+}
+
+struct Spans<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Spans<'_> {
+    fn error(&self, span: Range<usize>, key: &str, why: impl Into<String>) -> ConfigError {
+        ConfigError::Value {
+            file: self.file.to_owned(),
+            line: super::line_of(self.text, span.start),
+            key: key.to_owned(),
+            why: why.into(),
+        }
+    }
+
+    /// `~/` is the home directory; a relative path is relative to the config file's directory.
+    fn path(&self, raw: &str) -> PathBuf {
+        if let Some(rest) = raw.strip_prefix("~/")
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            return PathBuf::from(home).join(rest);
+        }
+        let path = PathBuf::from(raw);
+        match self.file.parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        }
+    }
+
+    fn glob(&self, g: &Spanned<String>, key: String) -> Result<String, ConfigError> {
+        globset::Glob::new(g.get_ref()).map_err(|e| self.error(g.span(), &key, e.to_string()))?;
+        Ok(g.get_ref().clone())
+    }
+}
+
+/// Checks the `[oci]` table (`present`: whether the file has one).
+pub(super) fn oci(
+    file: &Path,
+    text: &str,
+    raw: &RawOci,
+    present: bool,
+) -> Result<OciSettings, ConfigError> {
+    let spans = Spans { file, text };
+    let mut out = OciSettings {
+        enabled: present,
+        ..OciSettings::default()
+    };
+    if let Some(c) = &raw.concurrency {
+        out.concurrency = match usize::try_from(*c.get_ref()) {
+            Ok(n) if (1..=1024).contains(&n) => n,
+            _ => return Err(spans.error(c.span(), "oci.concurrency", "expected 1 to 1024")),
+        };
+    }
+    if let Some(t) = &raw.timeout {
+        out.timeout = humantime::parse_duration(t.get_ref())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| spans.error(t.span(), "oci.timeout", "expected a duration like \"10s\""))?;
+    }
+    out.docker_config = raw.docker_config.as_ref().map(|p| spans.path(p.get_ref()));
+    out.cache = raw.cache.unwrap_or(true);
+    for (i, r) in raw.registries.iter().enumerate() {
+        let key = |k: &str| format!("oci.registries[{i}].{k}");
+        let host = r.host.get_ref();
+        if host.is_empty() || host.contains('/') || host.contains("://") {
+            return Err(spans.error(r.host.span(), &key("host"), "expected host[:port], without scheme or path"));
+        }
+        let auth = match (&r.username, &r.password_env, &r.token_env) {
+            (None, None, None) => RegistryAuth::DockerConfig,
+            (Some(u), Some(p), None) => RegistryAuth::Basic {
+                username: u.get_ref().clone(),
+                password_env: p.get_ref().clone(),
+            },
+            (None, None, Some(t)) => RegistryAuth::Bearer {
+                token_env: t.get_ref().clone(),
+            },
+            (Some(u), None, _) => {
+                return Err(spans.error(u.span(), &key("username"), "needs password_env (the password is read from that variable)"));
+            }
+            (None, Some(p), _) => {
+                return Err(spans.error(p.span(), &key("password_env"), "needs username"));
+            }
+            (_, _, Some(t)) => {
+                return Err(spans.error(t.span(), &key("token_env"), "use either token_env or username and password_env"));
+            }
+        };
+        out.registries.push(RegistrySettings {
+            host: host.clone(),
+            plain_http: r.plain_http,
+            ca_file: r.ca_file.as_ref().map(|p| spans.path(p.get_ref())),
+            auth,
+        });
+    }
+    for (i, k) in raw.keys.iter().enumerate() {
+        let name = k.name.get_ref();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(spans.error(k.name.span(), &format!("oci.keys[{i}].name"), "expected a name without spaces"));
+        }
+        if out.keys.iter().any(|other| other.name == *name) {
+            return Err(spans.error(k.name.span(), &format!("oci.keys[{i}].name"), format!("key {name:?} is defined twice")));
+        }
+        let repositories = k
+            .repositories
+            .iter()
+            .enumerate()
+            .map(|(j, g)| spans.glob(g, format!("oci.keys[{i}].repositories[{j}]")))
+            .collect::<Result<_, _>>()?;
+        out.keys.push(KeySettings {
+            name: name.clone(),
+            public_key: spans.path(k.public_key.get_ref()),
+            repositories,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks `[environments.<env>.artifacts]`.
+pub(crate) fn artifact_policy(
+    file: &Path,
+    text: &str,
+    env: &str,
+    raw: &RawArtifactPolicy,
+) -> Result<ArtifactPolicy, ConfigError> {
+    let spans = Spans { file, text };
+    let globs = |field: &str, list: &[Spanned<String>]| {
+        list.iter()
+            .enumerate()
+            .map(|(i, g)| spans.glob(g, format!("environments.{env}.artifacts.{field}[{i}]")))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(ArtifactPolicy {
+        require_signature: raw.require_signature,
+        require_provenance: raw.require_provenance,
+        identities: globs("identities", &raw.identities)?,
+        builders: globs("builders", &raw.builders)?,
+        severity: raw.severity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<OciSettings, ConfigError> {
+        #[derive(Deserialize)]
+        struct Doc {
+            #[serde(default)]
+            oci: Option<RawOci>,
+        }
+        let doc: Doc = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: "envtrail.toml".into(),
+            message: e.to_string(),
+        })?;
+        let present = doc.oci.is_some();
+        oci(Path::new("/etc/envtrail/envtrail.toml"), text, &doc.oci.unwrap_or_default(), present)
+    }
+
+    #[test]
+    fn full_table_parses_with_paths_relative_to_the_file() {
+        let s = parse(
+            r#"
+[oci]
+concurrency = 8
+timeout = "5s"
+cache = false
+[[oci.registries]]
+host = "registry.example.com:5000"
+plain_http = true
+ca_file = "certs/ca.pem"
+username = "ci"
+password_env = "REGISTRY_PASSWORD"
+[[oci.registries]]
+host = "ghcr.io"
+token_env = "GHCR_TOKEN"
+[[oci.keys]]
+name = "release"
+public_key = "keys/cosign.pub"
+repositories = ["registry.example.com:5000/payments/*"]
+"#,
+        )
+        .unwrap();
+        assert!(s.enabled && !s.cache);
+        assert_eq!((s.concurrency, s.timeout), (8, Duration::from_secs(5)));
+        assert_eq!(s.registries[0].ca_file.as_deref(), Some(Path::new("/etc/envtrail/certs/ca.pem")));
+        assert_eq!(
+            s.registries[0].auth,
+            RegistryAuth::Basic { username: "ci".into(), password_env: "REGISTRY_PASSWORD".into() }
+        );
+        assert_eq!(s.registries[1].auth, RegistryAuth::Bearer { token_env: "GHCR_TOKEN".into() });
+        assert_eq!(s.keys[0].public_key, Path::new("/etc/envtrail/keys/cosign.pub"));
+        assert!(!parse("").unwrap().enabled);
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let err = parse("[oci]\n\n[[oci.registries]]\nhost = \"https://r.example\"\n").unwrap_err().to_string();
+        assert!(err.contains(":4: key `oci.registries[0].host`"), "{err}");
+        let err = parse("[[oci.registries]]\nhost = \"r\"\nusername = \"u\"\n").unwrap_err().to_string();
+        assert!(err.contains(":3: key `oci.registries[0].username`") && err.contains("password_env"), "{err}");
+        let err = parse("[oci]\nconcurrency = 0\n").unwrap_err().to_string();
+        assert!(err.contains(":2: key `oci.concurrency`"), "{err}");
+        let err = parse("[[oci.keys]]\nname = \"k\"\npublic_key = \"k.pub\"\nrepositories = [\"a{b\"]\n").unwrap_err().to_string();
+        assert!(err.contains(":4: key `oci.keys[0].repositories[0]`"), "{err}");
+        let err = parse("[oci]\npassword = \"hunter2\"\n").unwrap_err().to_string();
+        assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn setup_reads_files_and_variables_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = OciSettings {
+            enabled: true,
+            registries: vec![RegistrySettings {
+                host: "r".into(),
+                plain_http: false,
+                ca_file: None,
+                auth: RegistryAuth::Basic {
+                    username: "u".into(),
+                    password_env: "ENVTRAIL_TEST_SURELY_UNSET_PW".into(),
+                },
+            }],
+            ..OciSettings::default()
+        };
+        let err = settings.to_config(&dir.path().join("e.db")).unwrap_err().to_string();
+        assert!(err.contains("oci.registries[0].password_env") && err.contains("ENVTRAIL_TEST_SURELY_UNSET_PW"), "{err}");
+
+        let settings = OciSettings {
+            keys: vec![KeySettings { name: "k".into(), public_key: dir.path().join("none.pub"), repositories: vec![] }],
+            ..OciSettings::default()
+        };
+        let err = settings.to_config(&dir.path().join("e.db")).unwrap_err().to_string();
+        assert!(err.contains("oci.keys[0].public_key"), "{err}");
+
+        let config = OciSettings::default().to_config(&dir.path().join("e.db")).unwrap();
+        assert!(config.cache.unwrap().ends_with("e.db.oci-cache.json"));
+    }
+}
