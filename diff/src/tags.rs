@@ -8,10 +8,10 @@
 //! where and when each was seen, and is about the components of that environment that declare the
 //! tag or run what it points to. A platform manifest and its index count as one digest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use envtrail_model::time::format_time;
-use envtrail_model::view::{ReportInput, SnapshotRef, TagSighting};
+use envtrail_model::view::{EnvironmentState, ReportInput, SnapshotRef};
 use envtrail_model::{ComponentName, Digest, EnvName, Finding, FindingKind};
 
 use crate::context::{Context, evidence};
@@ -20,50 +20,83 @@ use crate::findings::{finding, list};
 /// Where one (canonical) digest was seen under a tag: environment → (first, last).
 type Seen<'a> = BTreeMap<&'a EnvName, (&'a SnapshotRef, &'a SnapshotRef)>;
 
+/// (repository, tag) → canonical digest → environment → (first, last). Everything borrowed: a
+/// fleet records a tag on most of its artifacts, so nothing is cloned per tag.
+type Tags<'a> = HashMap<(&'a str, &'a str), BTreeMap<&'a Digest, Seen<'a>>>;
+
+/// Records that `repository:tag` pointed at `digest` in `environment` from `first` to `last`.
+#[allow(clippy::too_many_arguments)]
+fn note<'a>(
+    tags: &mut Tags<'a>,
+    ctx: &Context<'a>,
+    repository: &'a str,
+    tag: &'a str,
+    digest: &'a Digest,
+    environment: &'a EnvName,
+    first: &'a SnapshotRef,
+    last: &'a SnapshotRef,
+) {
+    if first.taken_at > ctx.at {
+        return;
+    }
+    let seen = tags
+        .entry((repository, tag))
+        .or_default()
+        .entry(ctx.identity.canonical_ref(digest))
+        .or_default()
+        .entry(environment)
+        .or_insert((first, last));
+    if first.taken_at < seen.0.taken_at {
+        seen.0 = first;
+    }
+    if last.taken_at > seen.1.taken_at {
+        seen.1 = last;
+    }
+}
+
 /// Every `mutable_tag` finding of the report.
-pub(crate) fn mutable_tags(ctx: &Context<'_>, input: &ReportInput, out: &mut Vec<Finding>) {
+pub(crate) fn mutable_tags<'a>(ctx: &Context<'a>, input: &'a ReportInput, out: &mut Vec<Finding>) {
+    let mut tags: Tags<'a> = HashMap::new();
+    for s in &input.tag_history {
+        let (first, last) = (&s.first, &s.last);
+        note(
+            &mut tags,
+            ctx,
+            &s.repository,
+            &s.tag,
+            &s.digest,
+            &s.environment,
+            first,
+            last,
+        );
+    }
     // The environments' current facts count even without history.
-    let current: Vec<TagSighting> = ctx
-        .envs
-        .iter()
-        .filter_map(|e| e.state)
-        .flat_map(|state| {
-            state.artifacts.values().flat_map(move |a| {
-                a.tags.iter().map(move |tag| TagSighting {
-                    repository: a.repository.clone(),
-                    tag: tag.clone(),
-                    digest: a.digest.clone(),
-                    environment: state.environment.clone(),
-                    first: state.snapshot.clone(),
-                    last: state.snapshot.clone(),
-                })
-            })
-        })
-        .collect();
-    // (repository, tag) → canonical digest → environment → (first, last).
-    let mut tags: BTreeMap<(&str, &str), BTreeMap<Digest, Seen<'_>>> = BTreeMap::new();
-    for s in input.tag_history.iter().chain(&current) {
-        if s.first.taken_at > ctx.at {
-            continue;
+    for state in ctx.envs.iter().filter_map(|e| e.state) {
+        let (env, snapshot) = (&state.environment, &state.snapshot);
+        for a in state.artifacts.values() {
+            for tag in &a.tags {
+                note(
+                    &mut tags,
+                    ctx,
+                    &a.repository,
+                    tag,
+                    &a.digest,
+                    env,
+                    snapshot,
+                    snapshot,
+                );
+            }
         }
-        let seen = tags
-            .entry((s.repository.as_str(), s.tag.as_str()))
-            .or_default()
-            .entry(ctx.identity.canonical(&s.digest))
-            .or_default()
-            .entry(&s.environment)
-            .or_insert((&s.first, &s.last));
-        if s.first.taken_at < seen.0.taken_at {
-            seen.0 = &s.first;
-        }
-        if s.last.taken_at > seen.1.taken_at {
-            seen.1 = &s.last;
-        }
+    }
+    tags.retain(|_, digests| digests.len() > 1);
+    if tags.is_empty() {
+        return;
     }
 
     for e in &ctx.envs {
         let Some(state) = e.state else { continue };
         let mut done = BTreeSet::new();
+        let mut users: Option<Users<'_>> = None;
         for a in state.artifacts.values() {
             for tag in &a.tags {
                 let key = (a.repository.as_str(), tag.as_str());
@@ -75,9 +108,11 @@ pub(crate) fn mutable_tags(ctx: &Context<'_>, input: &ReportInput, out: &mut Vec
                 }
                 let now = ctx.identity.canonical(&a.digest);
                 let image = format!("{}:{tag}", a.repository);
-                let components = components_of(state, &image, &now, ctx);
+                let components = users
+                    .get_or_insert_with(|| Users::index(state, ctx))
+                    .using(&image, &now);
                 let mut f = finding(FindingKind::MutableTag, e.name, None);
-                f.digests = digests.keys().cloned().collect();
+                f.digests = digests.keys().map(|&d| d.clone()).collect();
                 f.keys = vec![image.clone()];
                 let mut places: Vec<String> = Vec::new();
                 for (d, seen) in digests {
@@ -126,31 +161,59 @@ pub(crate) fn mutable_tags(ctx: &Context<'_>, input: &ReportInput, out: &mut Vec
     }
 }
 
-/// The components of `state` that declare `image` or run `digest` (canonical).
-fn components_of<'a>(
-    state: &'a envtrail_model::view::EnvironmentState,
-    image: &str,
-    digest: &Digest,
-    ctx: &Context<'_>,
-) -> Vec<&'a ComponentName> {
-    state
-        .components
-        .iter()
-        .filter(|(_, entry)| {
-            entry
+/// Which components of one environment declare each image and run each artifact: built once
+/// per environment that has a mutable tag, so that naming the components of every mutable tag
+/// does not scan the whole environment again.
+struct Users<'a> {
+    by_image: HashMap<&'a str, Vec<&'a ComponentName>>,
+    by_digest: HashMap<&'a Digest, Vec<&'a ComponentName>>,
+}
+
+impl<'a> Users<'a> {
+    fn index(state: &'a EnvironmentState, ctx: &Context<'a>) -> Self {
+        let mut users = Users {
+            by_image: HashMap::new(),
+            by_digest: HashMap::new(),
+        };
+        for (name, entry) in &state.components {
+            for c in entry
                 .current
                 .state
                 .workloads
                 .iter()
                 .flat_map(|w| &w.containers)
-                .any(|c| {
-                    c.image == image
-                        || c.artifact_digests()
-                            .any(|d| ctx.identity.canonical_ref(d) == digest)
-                })
-        })
-        .map(|(name, _)| name)
-        .collect()
+            {
+                users
+                    .by_image
+                    .entry(c.image.as_str())
+                    .or_default()
+                    .push(name);
+                for d in c.artifact_digests() {
+                    users
+                        .by_digest
+                        .entry(ctx.identity.canonical_ref(d))
+                        .or_default()
+                        .push(name);
+                }
+            }
+        }
+        users
+    }
+
+    /// The components that declare `image` or run `digest` (canonical), by name.
+    fn using(&self, image: &str, digest: &Digest) -> Vec<&'a ComponentName> {
+        let mut names: Vec<&ComponentName> = self
+            .by_image
+            .get(image)
+            .into_iter()
+            .chain(self.by_digest.get(digest))
+            .flatten()
+            .copied()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
 }
 
 #[cfg(test)]
@@ -239,5 +302,35 @@ mod tests {
             "{:?}",
             r.findings
         );
+    }
+
+    #[test]
+    fn mutable_tag_names_components_by_image_or_digest_once_each() {
+        let staging = EnvBuilder::at("staging")
+            .component("app", runs(&[digest(2)]))
+            .tagged(&digest(2), REPO, "latest");
+        // prod: `app` declares registry.example.com/app:latest, `worker` runs what the tag
+        // points to here, `other` neither.
+        let prod = EnvBuilder::at("prod")
+            .component("app", runs(&[digest(1)]))
+            .component(
+                "worker",
+                StateBuilder::new().container("w", &[digest(1)]).build(),
+            )
+            .component(
+                "other",
+                StateBuilder::new().container("o", &[digest(3)]).build(),
+            )
+            .tagged(&digest(1), REPO, "latest");
+        let r = run(&input(
+            &["staging", "prod"],
+            vec![Some(staging.build()), Some(prod.build())],
+        ));
+        let in_prod: Vec<_> = of_kind(&r, FindingKind::MutableTag)
+            .into_iter()
+            .filter(|f| f.environment == env("prod"))
+            .map(|f| f.component.as_ref().unwrap().as_str())
+            .collect();
+        assert_eq!(in_prod, ["app", "worker"]);
     }
 }
