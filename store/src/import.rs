@@ -307,7 +307,7 @@ mod tests {
             .component("db", 'd')
             .infra(
                 "db",
-                serde_json::json!({"engine": "postgres", "storage": 100, "ratio": 1.5}),
+                serde_json::json!({"engine": "postgres", "storage": 100, "ratio": 1.5, "scale": 1.0}),
             )
             .artifact('a', Some('f'))
             .build()
