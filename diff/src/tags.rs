@@ -24,73 +24,86 @@ type Seen<'a> = BTreeMap<&'a EnvName, (&'a SnapshotRef, &'a SnapshotRef)>;
 /// fleet records a tag on most of its artifacts, so nothing is cloned per tag.
 type Tags<'a> = HashMap<(&'a str, &'a str), BTreeMap<&'a Digest, Seen<'a>>>;
 
-/// Records that `repository:tag` pointed at `digest` in `environment` from `first` to `last`.
-#[allow(clippy::too_many_arguments)]
-fn note<'a>(
-    tags: &mut Tags<'a>,
-    ctx: &Context<'a>,
+/// One record of where a tag pointed: from the store's tag history or an environment's current
+/// artifact facts.
+struct Sighted<'a> {
     repository: &'a str,
     tag: &'a str,
     digest: &'a Digest,
     environment: &'a EnvName,
     first: &'a SnapshotRef,
     last: &'a SnapshotRef,
-) {
-    if first.taken_at > ctx.at {
-        return;
-    }
-    let seen = tags
-        .entry((repository, tag))
-        .or_default()
-        .entry(ctx.identity.canonical_ref(digest))
-        .or_default()
-        .entry(environment)
-        .or_insert((first, last));
-    if first.taken_at < seen.0.taken_at {
-        seen.0 = first;
-    }
-    if last.taken_at > seen.1.taken_at {
-        seen.1 = last;
-    }
+}
+
+/// Every tag record at or before the report time: the history, then the environments' current
+/// facts (which count even without history).
+fn sightings<'a, 'c>(
+    ctx: &'c Context<'a>,
+    input: &'a ReportInput,
+) -> impl Iterator<Item = Sighted<'a>> + 'c {
+    let history = input.tag_history.iter().map(|s| Sighted {
+        repository: &s.repository,
+        tag: &s.tag,
+        digest: &s.digest,
+        environment: &s.environment,
+        first: &s.first,
+        last: &s.last,
+    });
+    let current = ctx.envs.iter().filter_map(|e| e.state).flat_map(|state| {
+        state.artifacts.values().flat_map(move |a| {
+            a.tags.iter().map(move |tag| Sighted {
+                repository: &a.repository,
+                tag,
+                digest: &a.digest,
+                environment: &state.environment,
+                first: &state.snapshot,
+                last: &state.snapshot,
+            })
+        })
+    });
+    history
+        .chain(current)
+        .filter(move |s| s.first.taken_at <= ctx.at)
 }
 
 /// Every `mutable_tag` finding of the report.
 pub(crate) fn mutable_tags<'a>(ctx: &Context<'a>, input: &'a ReportInput, out: &mut Vec<Finding>) {
-    let mut tags: Tags<'a> = HashMap::new();
-    for s in &input.tag_history {
-        let (first, last) = (&s.first, &s.last);
-        note(
-            &mut tags,
-            ctx,
-            &s.repository,
-            &s.tag,
-            &s.digest,
-            &s.environment,
-            first,
-            last,
-        );
+    // First pass, cheap: which tags pointed at more than one artifact? (`None`: several.) Most
+    // tags of a fleet never move, and only the ones that did need the detail below.
+    let mut pointed: HashMap<(&str, &str), Option<&Digest>> = HashMap::new();
+    for s in sightings(ctx, input) {
+        let digest = ctx.identity.canonical_ref(s.digest);
+        pointed
+            .entry((s.repository, s.tag))
+            .and_modify(|seen| {
+                if *seen != Some(digest) {
+                    *seen = None;
+                }
+            })
+            .or_insert(Some(digest));
     }
-    // The environments' current facts count even without history.
-    for state in ctx.envs.iter().filter_map(|e| e.state) {
-        let (env, snapshot) = (&state.environment, &state.snapshot);
-        for a in state.artifacts.values() {
-            for tag in &a.tags {
-                note(
-                    &mut tags,
-                    ctx,
-                    &a.repository,
-                    tag,
-                    &a.digest,
-                    env,
-                    snapshot,
-                    snapshot,
-                );
-            }
-        }
-    }
-    tags.retain(|_, digests| digests.len() > 1);
-    if tags.is_empty() {
+    pointed.retain(|_, seen| seen.is_none());
+    if pointed.is_empty() {
         return;
+    }
+    let mut tags: Tags<'a> = HashMap::new();
+    for s in sightings(ctx, input) {
+        if !pointed.contains_key(&(s.repository, s.tag)) {
+            continue;
+        }
+        let seen = tags
+            .entry((s.repository, s.tag))
+            .or_default()
+            .entry(ctx.identity.canonical_ref(s.digest))
+            .or_default()
+            .entry(s.environment)
+            .or_insert((s.first, s.last));
+        if s.first.taken_at < seen.0.taken_at {
+            seen.0 = s.first;
+        }
+        if s.last.taken_at > seen.1.taken_at {
+            seen.1 = s.last;
+        }
     }
 
     for e in &ctx.envs {
