@@ -237,13 +237,17 @@ fn walk_chain(
     altered_artifacts: &Altered,
 ) -> Result<(i64, Option<VerifyProblem>), Fail> {
     let mut walks: HashMap<i64, EnvWalk> = HashMap::new();
-    let mut events = conn.prepare(
-        "SELECT i.kind, i.key, i.body_id, i.from_seq, i.to_seq, \
-         CASE i.kind WHEN 0 THEN (SELECT hash FROM states WHERE id = i.body_id) \
-         ELSE (SELECT hash FROM artifacts WHERE id = i.body_id) END \
-         FROM intervals i WHERE i.env_id = ?1 \
-         AND ((i.from_seq > ?2 AND i.from_seq <= ?3) OR (i.to_seq > ?2 AND i.to_seq <= ?3))",
-    )?;
+    // Starts and ends in two statements: each is then one index range (an OR of the two would
+    // scan the environment's whole history for every snapshot).
+    let events = |column: &str| {
+        conn.prepare(&format!(
+            "SELECT i.kind, i.key, i.body_id, i.from_seq, i.to_seq, \
+             CASE i.kind WHEN 0 THEN (SELECT hash FROM states WHERE id = i.body_id) \
+             ELSE (SELECT hash FROM artifacts WHERE id = i.body_id) END \
+             FROM intervals i WHERE i.env_id = ?1 AND i.{column} > ?2 AND i.{column} <= ?3"
+        ))
+    };
+    let (mut starts, mut ends) = (events("from_seq")?, events("to_seq")?);
     let mut stmt = conn.prepare(
         "SELECT id, env_id, seq, taken_at, header, items_root, content_hash, prev_link, link, \
          components FROM snapshots ORDER BY id",
@@ -289,36 +293,31 @@ fn walk_chain(
         // Membership at `seq`: apply the boundaries since the environment's previous snapshot,
         // ends before starts at each seq.
         let mut boundaries: Vec<(i64, bool, i64, String, String, i64)> = Vec::new();
-        let found = events.query_map(params![env_id, walk.seq, seq], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })?;
-        for ev in found {
-            let (kind, key, body_id, from, to, hash) = ev?;
-            let altered = if kind == KIND_COMPONENT {
-                altered_states
-            } else {
-                altered_artifacts
-            };
-            // A missing or altered body verifies as neither its own hash nor any other.
-            let hash = match hash {
-                Some(hash) if !altered.contains_key(&body_id) => hash,
-                _ => ALTERED.to_owned(),
-            };
-            if let Some(to) = to
-                && to > walk.seq
-                && to <= seq
-            {
-                boundaries.push((to, false, kind, key.clone(), hash.clone(), from));
-            }
-            if from > walk.seq && from <= seq {
-                boundaries.push((from, true, kind, key, hash, from));
+        for (stmt, start) in [(&mut starts, true), (&mut ends, false)] {
+            let found = stmt.query_map(params![env_id, walk.seq, seq], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?;
+            for ev in found {
+                let (kind, key, body_id, from, to, hash) = ev?;
+                let altered = if kind == KIND_COMPONENT {
+                    altered_states
+                } else {
+                    altered_artifacts
+                };
+                // A missing or altered body verifies as neither its own hash nor any other.
+                let hash = match hash {
+                    Some(hash) if !altered.contains_key(&body_id) => hash,
+                    _ => ALTERED.to_owned(),
+                };
+                let at = if start { from } else { to.unwrap_or(from) };
+                boundaries.push((at, start, kind, key, hash, from));
             }
         }
         boundaries.sort_by_key(|a| (a.0, a.1));
