@@ -87,7 +87,6 @@ pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let results = runtime.block_on(run_all(&chosen, &options));
-    drop(runtime);
 
     // One snapshot per environment, oldest-first order is moot: they share `taken_at`.
     let mut by_env: BTreeMap<EnvName, Snapshot> = BTreeMap::new();
@@ -117,6 +116,10 @@ pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
         snapshot.sources.push(collected.source);
         snapshot.workloads.extend(collected.workloads);
     }
+    if config.oci.enabled {
+        by_env = enrich_artifacts(&runtime, by_env, &config, &cli.db)?;
+    }
+    drop(runtime);
 
     let mut store =
         Store::open(&cli.db).with_context(|| format!("opening store {}", cli.db.display()))?;
@@ -155,6 +158,35 @@ pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Registry facts, signatures and provenance of what each snapshot runs (`[oci]`, after the
+/// workload sources; see docs/oci.md). One environment at a time: they share the cache file.
+fn enrich_artifacts(
+    runtime: &tokio::runtime::Runtime,
+    by_env: BTreeMap<EnvName, Snapshot>,
+    config: &Config,
+    db: &std::path::Path,
+) -> Result<BTreeMap<EnvName, Snapshot>> {
+    let oci = config.oci.to_config(db).context("the [oci] config")?;
+    let mut out = BTreeMap::new();
+    for (env, snapshot) in by_env {
+        let snapshot = runtime.block_on(envtrail_collect_oci::enrich(snapshot, &oci));
+        for s in snapshot
+            .sources
+            .iter()
+            .filter(|s| s.kind == envtrail_collect_oci::SOURCE_KIND && s.status != SourceStatus::Ok)
+        {
+            eprintln!(
+                "warning: environment {env}: registry {} {}: {} (its artifact facts are unchecked)",
+                s.id,
+                s.status.as_str(),
+                s.error.as_deref().unwrap_or("no reason given")
+            );
+        }
+        out.insert(env, snapshot);
+    }
+    Ok(out)
 }
 
 fn hmac_key(config: &Config) -> Result<HmacKey> {

@@ -3,6 +3,7 @@
 //! (`[environments.<env>]`, typed in [`sources`]), the HMAC key's origin (`[secrets]`) and
 //! collection limits (`[collect]`). A bad file is an error naming the key and the line.
 
+pub mod oci;
 pub mod sources;
 
 use std::collections::BTreeMap;
@@ -72,6 +73,8 @@ struct RawConfig {
     secrets: sources::RawSecrets,
     #[serde(default)]
     collect: sources::RawCollect,
+    /// The OCI registry enrichment.
+    oci: Option<oci::RawOci>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +129,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Limits of `envtrail collect`.
     pub collect: CollectConfig,
+    /// The OCI registry enrichment (`[oci]`; off when the table is absent).
+    pub oci: oci::OciSettings,
 }
 
 impl Config {
@@ -240,13 +245,23 @@ impl Config {
         let secrets = sources::secrets(&spans, &raw.secrets)?;
         let collect = sources::collect(&spans, &raw.collect)?;
         let mut environments = BTreeMap::new();
-        for (name, table) in raw.environments {
+        let oci = oci::oci(
+            file,
+            text,
+            raw.oci.as_ref().unwrap_or(&Default::default()),
+            raw.oci.is_some(),
+        )?;
+        for (name, mut table) in raw.environments {
             let env: EnvName = name.parse().map_err(|e| ConfigError::Value {
                 file: file.to_owned(),
                 line: find_line(text, &format!("[environments.{name}")).unwrap_or(1),
                 key: format!("environments.{name}"),
                 why: format!("{e}"),
             })?;
+            if let Some(artifacts) = table.artifacts.take() {
+                let checked = oci::artifact_policy(file, text, &name, &artifacts)?;
+                policy.artifacts.insert(env.clone(), checked);
+            }
             let typed = sources::environment(&spans, &name, table)?;
             environments.insert(env, typed);
         }
@@ -259,6 +274,7 @@ impl Config {
             environments,
             secrets,
             collect,
+            oci,
         })
     }
 }

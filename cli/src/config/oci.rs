@@ -296,7 +296,9 @@ pub(super) fn oci(
         out.timeout = humantime::parse_duration(t.get_ref())
             .ok()
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| spans.error(t.span(), "oci.timeout", "expected a duration like \"10s\""))?;
+            .ok_or_else(|| {
+                spans.error(t.span(), "oci.timeout", "expected a duration like \"10s\"")
+            })?;
     }
     out.docker_config = raw.docker_config.as_ref().map(|p| spans.path(p.get_ref()));
     out.cache = raw.cache.unwrap_or(true);
@@ -304,7 +306,11 @@ pub(super) fn oci(
         let key = |k: &str| format!("oci.registries[{i}].{k}");
         let host = r.host.get_ref();
         if host.is_empty() || host.contains('/') || host.contains("://") {
-            return Err(spans.error(r.host.span(), &key("host"), "expected host[:port], without scheme or path"));
+            return Err(spans.error(
+                r.host.span(),
+                &key("host"),
+                "expected host[:port], without scheme or path",
+            ));
         }
         let auth = match (&r.username, &r.password_env, &r.token_env) {
             (None, None, None) => RegistryAuth::DockerConfig,
@@ -316,13 +322,21 @@ pub(super) fn oci(
                 token_env: t.get_ref().clone(),
             },
             (Some(u), None, _) => {
-                return Err(spans.error(u.span(), &key("username"), "needs password_env (the password is read from that variable)"));
+                return Err(spans.error(
+                    u.span(),
+                    &key("username"),
+                    "needs password_env (the password is read from that variable)",
+                ));
             }
             (None, Some(p), _) => {
                 return Err(spans.error(p.span(), &key("password_env"), "needs username"));
             }
             (_, _, Some(t)) => {
-                return Err(spans.error(t.span(), &key("token_env"), "use either token_env or username and password_env"));
+                return Err(spans.error(
+                    t.span(),
+                    &key("token_env"),
+                    "use either token_env or username and password_env",
+                ));
             }
         };
         out.registries.push(RegistrySettings {
@@ -335,10 +349,18 @@ pub(super) fn oci(
     for (i, k) in raw.keys.iter().enumerate() {
         let name = k.name.get_ref();
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(spans.error(k.name.span(), &format!("oci.keys[{i}].name"), "expected a name without spaces"));
+            return Err(spans.error(
+                k.name.span(),
+                &format!("oci.keys[{i}].name"),
+                "expected a name without spaces",
+            ));
         }
         if out.keys.iter().any(|other| other.name == *name) {
-            return Err(spans.error(k.name.span(), &format!("oci.keys[{i}].name"), format!("key {name:?} is defined twice")));
+            return Err(spans.error(
+                k.name.span(),
+                &format!("oci.keys[{i}].name"),
+                format!("key {name:?} is defined twice"),
+            ));
         }
         let repositories = k
             .repositories
@@ -393,7 +415,12 @@ mod tests {
             message: e.to_string(),
         })?;
         let present = doc.oci.is_some();
-        oci(Path::new("/etc/envtrail/envtrail.toml"), text, &doc.oci.unwrap_or_default(), present)
+        oci(
+            Path::new("/etc/envtrail/envtrail.toml"),
+            text,
+            &doc.oci.unwrap_or_default(),
+            present,
+        )
     }
 
     #[test]
@@ -422,28 +449,96 @@ repositories = ["registry.example.com:5000/payments/*"]
         .unwrap();
         assert!(s.enabled && !s.cache);
         assert_eq!((s.concurrency, s.timeout), (8, Duration::from_secs(5)));
-        assert_eq!(s.registries[0].ca_file.as_deref(), Some(Path::new("/etc/envtrail/certs/ca.pem")));
+        assert_eq!(
+            s.registries[0].ca_file.as_deref(),
+            Some(Path::new("/etc/envtrail/certs/ca.pem"))
+        );
         assert_eq!(
             s.registries[0].auth,
-            RegistryAuth::Basic { username: "ci".into(), password_env: "REGISTRY_PASSWORD".into() }
+            RegistryAuth::Basic {
+                username: "ci".into(),
+                password_env: "REGISTRY_PASSWORD".into()
+            }
         );
-        assert_eq!(s.registries[1].auth, RegistryAuth::Bearer { token_env: "GHCR_TOKEN".into() });
-        assert_eq!(s.keys[0].public_key, Path::new("/etc/envtrail/keys/cosign.pub"));
+        assert_eq!(
+            s.registries[1].auth,
+            RegistryAuth::Bearer {
+                token_env: "GHCR_TOKEN".into()
+            }
+        );
+        assert_eq!(
+            s.keys[0].public_key,
+            Path::new("/etc/envtrail/keys/cosign.pub")
+        );
         assert!(!parse("").unwrap().enabled);
     }
 
     #[test]
     fn errors_name_key_and_line() {
-        let err = parse("[oci]\n\n[[oci.registries]]\nhost = \"https://r.example\"\n").unwrap_err().to_string();
+        let err = parse("[oci]\n\n[[oci.registries]]\nhost = \"https://r.example\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(":4: key `oci.registries[0].host`"), "{err}");
-        let err = parse("[[oci.registries]]\nhost = \"r\"\nusername = \"u\"\n").unwrap_err().to_string();
-        assert!(err.contains(":3: key `oci.registries[0].username`") && err.contains("password_env"), "{err}");
+        let err = parse("[[oci.registries]]\nhost = \"r\"\nusername = \"u\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":3: key `oci.registries[0].username`") && err.contains("password_env"),
+            "{err}"
+        );
         let err = parse("[oci]\nconcurrency = 0\n").unwrap_err().to_string();
         assert!(err.contains(":2: key `oci.concurrency`"), "{err}");
-        let err = parse("[[oci.keys]]\nname = \"k\"\npublic_key = \"k.pub\"\nrepositories = [\"a{b\"]\n").unwrap_err().to_string();
-        assert!(err.contains(":4: key `oci.keys[0].repositories[0]`"), "{err}");
-        let err = parse("[oci]\npassword = \"hunter2\"\n").unwrap_err().to_string();
-        assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
+        let err =
+            parse("[[oci.keys]]\nname = \"k\"\npublic_key = \"k.pub\"\nrepositories = [\"a{b\"]\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains(":4: key `oci.keys[0].repositories[0]`"),
+            "{err}"
+        );
+        let err = crate::config::Config::parse(
+            Path::new("envtrail.toml"),
+            "[oci]\npassword = \"hunter2\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unknown field") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn artifact_policy_per_environment() {
+        let config = crate::config::Config::parse(
+            Path::new("envtrail.toml"),
+            r#"
+[environments.prod.artifacts]
+require_signature = true
+require_provenance = true
+identities = ["key:release"]
+builders = ["https://ci.example.com/*"]
+severity = "critical"
+"#,
+        )
+        .unwrap();
+        let prod = &config.policy.artifacts[&"prod".parse().unwrap()];
+        assert!(prod.require_signature && prod.require_provenance);
+        assert_eq!(prod.identities, ["key:release"]);
+        assert_eq!(prod.builders, ["https://ci.example.com/*"]);
+        assert_eq!(prod.severity, Some(Severity::Critical));
+        assert!(!config.oci.enabled, "no [oci] table: no enrichment");
+
+        let err = crate::config::Config::parse(
+            Path::new("envtrail.toml"),
+            "[environments.prod.artifacts]\nrequire_signature = true\nidentities = [\"a{b\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(":3: key `environments.prod.artifacts.identities[0]`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -462,17 +557,33 @@ repositories = ["registry.example.com:5000/payments/*"]
             }],
             ..OciSettings::default()
         };
-        let err = settings.to_config(&dir.path().join("e.db")).unwrap_err().to_string();
-        assert!(err.contains("oci.registries[0].password_env") && err.contains("ENVTRAIL_TEST_SURELY_UNSET_PW"), "{err}");
+        let err = settings
+            .to_config(&dir.path().join("e.db"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("oci.registries[0].password_env")
+                && err.contains("ENVTRAIL_TEST_SURELY_UNSET_PW"),
+            "{err}"
+        );
 
         let settings = OciSettings {
-            keys: vec![KeySettings { name: "k".into(), public_key: dir.path().join("none.pub"), repositories: vec![] }],
+            keys: vec![KeySettings {
+                name: "k".into(),
+                public_key: dir.path().join("none.pub"),
+                repositories: vec![],
+            }],
             ..OciSettings::default()
         };
-        let err = settings.to_config(&dir.path().join("e.db")).unwrap_err().to_string();
+        let err = settings
+            .to_config(&dir.path().join("e.db"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("oci.keys[0].public_key"), "{err}");
 
-        let config = OciSettings::default().to_config(&dir.path().join("e.db")).unwrap();
+        let config = OciSettings::default()
+            .to_config(&dir.path().join("e.db"))
+            .unwrap();
         assert!(config.cache.unwrap().ends_with("e.db.oci-cache.json"));
     }
 }

@@ -19,6 +19,8 @@ use super::ConfigError;
 pub(super) struct RawEnvironment {
     #[serde(default)]
     kubernetes: Vec<RawKubernetes>,
+    /// The artifact policy (`[environments.<env>.artifacts]`), read by `super::oci`.
+    pub(super) artifacts: Option<super::oci::RawArtifactPolicy>,
 }
 
 #[derive(Debug, Deserialize)]
