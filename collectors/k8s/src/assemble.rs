@@ -307,3 +307,129 @@ pub fn consumed_config(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::HmacKey;
+
+    fn inventory() -> Inventory {
+        let key = HmacKey::new(*b"unit-test-key-0123", "test").unwrap();
+        let mut inv = Inventory {
+            namespace: "shop-prod".into(),
+            ..Inventory::default()
+        };
+        inv.config_maps.insert(
+            "cfg".into(),
+            BTreeMap::from([
+                ("a.yaml".to_owned(), plain_value("a: 1".into(), 4)),
+                ("b.yaml".to_owned(), plain_value("b: 2".into(), 4)),
+            ]),
+        );
+        inv.secrets.insert(
+            "sec".into(),
+            BTreeMap::from([("token".to_owned(), key.fingerprint(b"t0ken"))]),
+        );
+        inv
+    }
+
+    #[test]
+    fn volumes_items_subpaths_and_projections_become_file_keys() {
+        let spec: PodSpec = serde_json::from_value(serde_json::json!({
+            "containers": [{
+                "name": "app",
+                "volumeMounts": [
+                    {"name": "all", "mountPath": "/etc/all/"},
+                    {"name": "picked", "mountPath": "/etc/picked"},
+                    {"name": "all", "mountPath": "/etc/one.yaml", "subPath": "b.yaml"},
+                    {"name": "proj", "mountPath": "/var/run/p"}
+                ]
+            }],
+            "volumes": [
+                {"name": "all", "configMap": {"name": "cfg"}},
+                {"name": "picked", "configMap": {"name": "cfg", "items": [{"key": "a.yaml", "path": "conf/a.yml"}]}},
+                {"name": "proj", "projected": {"sources": [{"secret": {"name": "sec"}}, {"configMap": {"name": "cfg", "items": [{"key": "b.yaml", "path": "b"}]}}]}}
+            ]
+        }))
+        .unwrap();
+        let config = consumed_config(&spec, &inventory(), 4);
+        let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "app:/etc/all/a.yaml",
+                "app:/etc/all/b.yaml",
+                "app:/etc/one.yaml",
+                "app:/etc/picked/conf/a.yml",
+                "app:/var/run/p/b",
+                "app:/var/run/p/token",
+            ]
+        );
+        assert_eq!(config["app:/etc/one.yaml"].value.as_deref(), Some("b: 2"));
+        assert!(config["app:/var/run/p/token"].secret);
+        assert!(config["app:/var/run/p/token"].value.is_none());
+    }
+
+    #[test]
+    fn optional_missing_references_unset_the_variable_and_caps_apply() {
+        let spec: PodSpec = serde_json::from_value(serde_json::json!({
+            "containers": [{
+                "name": "app",
+                "envFrom": [{"configMapRef": {"name": "cfg"}}, {"secretRef": {"name": "sec"}, "prefix": "S_"}],
+                "env": [
+                    {"name": "a.yaml", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x", "optional": true}}},
+                    {"name": "LONG", "value": "longer than four"},
+                    {"name": "EMPTY"}
+                ]
+            }]
+        }))
+        .unwrap();
+        let config = consumed_config(&spec, &inventory(), 4);
+        assert!(
+            !config.contains_key("app:a.yaml"),
+            "env overrides envFrom, even to unset"
+        );
+        assert!(config["app:S_token"].secret);
+        assert!(config["app:LONG"].value.is_none());
+        assert_eq!(
+            config["app:LONG"].fingerprint,
+            Fingerprint::of_plain_value("longer than four")
+        );
+        assert_eq!(config["app:EMPTY"].value.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn workloads_get_components_metadata_and_skip_selector_misses() {
+        let mut inv = inventory();
+        let object = |name: &str, labels: serde_json::Value| WorkloadObject {
+            kind: Kind::Pod,
+            name: name.into(),
+            labels: serde_json::from_value(labels).unwrap(),
+            annotations: BTreeMap::from([(
+                "argocd.argoproj.io/instance".to_owned(),
+                "shop".to_owned(),
+            )]),
+            template_labels: BTreeMap::new(),
+            spec: PodSpec::default(),
+        };
+        inv.bare_pods.push((
+            object("debug", serde_json::json!({"tier": "tools"})),
+            Vec::new(),
+        ));
+        inv.bare_pods.push((
+            object(
+                "cart",
+                serde_json::json!({"app.kubernetes.io/name": "cart", "helm.sh/chart": "cart-1"}),
+            ),
+            Vec::new(),
+        ));
+        let selector: LabelSelector = "tier!=tools".parse().unwrap();
+        let (workloads, skipped) = assemble("k8s/x", &inv, &Naming::default(), Some(&selector), 10);
+        assert!(skipped.is_empty());
+        assert_eq!(workloads.len(), 1);
+        assert_eq!(workloads[0].reference, "Pod/shop-prod/cart");
+        assert_eq!(workloads[0].component.as_str(), "cart");
+        assert_eq!(workloads[0].metadata["helm.sh/chart"], "cart-1");
+        assert_eq!(workloads[0].metadata["argocd.argoproj.io/instance"], "shop");
+    }
+}

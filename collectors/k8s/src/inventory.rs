@@ -341,3 +341,98 @@ pub fn references(spec: &PodSpec) -> (BTreeSet<String>, BTreeSet<String>) {
     }
     (maps, secrets)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(kind: &str, name: &str) -> Owner {
+        Owner {
+            kind: kind.into(),
+            name: name.into(),
+        }
+    }
+
+    fn tables() -> (HashMap<String, Owner>, HashMap<String, Owner>) {
+        let rs = HashMap::from([
+            ("web-6d5f".to_owned(), owner("Deployment", "web")),
+            ("bare-rs".to_owned(), owner("Job", "odd")),
+        ]);
+        let jobs = HashMap::from([
+            ("hello-1567179180".to_owned(), owner("CronJob", "hello")),
+            ("oneoff".to_owned(), owner("Deployment", "odd")),
+        ]);
+        (rs, jobs)
+    }
+
+    #[test]
+    fn owner_chains_resolve_to_their_workload() {
+        let (rs, jobs) = tables();
+        let resolve = |o: Owner| resolve_owner(&o, &rs, &jobs);
+        assert_eq!(
+            resolve(owner("ReplicaSet", "web-6d5f")),
+            Some((Kind::Deployment, "web".into()))
+        );
+        assert_eq!(
+            resolve(owner("Job", "hello-1567179180")),
+            Some((Kind::CronJob, "hello".into()))
+        );
+        assert_eq!(
+            resolve(owner("StatefulSet", "db")),
+            Some((Kind::StatefulSet, "db".into()))
+        );
+        assert_eq!(
+            resolve(owner("DaemonSet", "agent")),
+            Some((Kind::DaemonSet, "agent".into()))
+        );
+    }
+
+    #[test]
+    fn unreported_owners_resolve_to_nothing() {
+        let (rs, jobs) = tables();
+        let resolve = |o: Owner| resolve_owner(&o, &rs, &jobs);
+        // Mirror pods of static pods, unknown ReplicaSets, odd chains, custom controllers.
+        assert_eq!(resolve(owner("Node", "kind-control-plane")), None);
+        assert_eq!(resolve(owner("ReplicaSet", "gone")), None);
+        assert_eq!(resolve(owner("ReplicaSet", "bare-rs")), None);
+        assert_eq!(resolve(owner("Job", "oneoff")), None);
+        assert_eq!(resolve(owner("Rollout", "canary")), None);
+        // A Pod cannot be owned by a Deployment or CronJob directly.
+        assert_eq!(resolve(owner("Deployment", "web")), None);
+    }
+
+    #[test]
+    fn the_controller_owner_wins() {
+        let meta: ObjectMeta = serde_json::from_value(serde_json::json!({
+            "name": "p",
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "1"},
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-6d5f", "uid": "2", "controller": true}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(owner_of(&meta), Some(owner("ReplicaSet", "web-6d5f")));
+    }
+
+    #[test]
+    fn pods_keep_every_container_status_digest() {
+        let listed: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "1", "controller": true}]},
+            "status": {
+                "initContainerStatuses": [{"name": "init", "image": "i", "imageID": format!("docker-pullable://i@sha256:{}", "1".repeat(64)), "ready": true, "restartCount": 0}],
+                "containerStatuses": [
+                    {"name": "a", "image": "a", "imageID": format!("a@sha256:{}", "2".repeat(64)), "ready": true, "restartCount": 0},
+                    {"name": "b", "image": "b", "imageID": "", "ready": false, "restartCount": 0},
+                    {"name": "c", "image": "c", "imageID": format!("sha256:{}", "3".repeat(64)), "ready": true, "restartCount": 0}
+                ]
+            }
+        }))
+        .unwrap();
+        let Some(ListedPod::Owned(p)) = pod(listed) else {
+            panic!("an owned pod")
+        };
+        let names: Vec<(bool, &str)> = p.running.iter().map(|(i, n, _)| (*i, n.as_str())).collect();
+        assert_eq!(names, vec![(true, "init"), (false, "a"), (false, "c")]);
+        assert_eq!(p.owner, owner("ReplicaSet", "rs"));
+    }
+}

@@ -706,11 +706,25 @@ fn decide(
         metadata["continue"] = json!(format!("standin-{end}"));
         metadata["remainingItemCount"] = json!(matching.len() - end);
     }
-    respond(
-        StatusCode::OK,
-        &json!({"kind": format!("{}List", resource.kind), "apiVersion": resource.api_version(),
-                "metadata": metadata, "items": items}),
-    )
+    // Written piecewise: building one Value of the page would deep-copy every item.
+    let mut body = Vec::with_capacity(64 * 1024);
+    let head = json!({"kind": format!("{}List", resource.kind), "apiVersion": resource.api_version(),
+                      "metadata": metadata});
+    let head = serde_json::to_vec(&head).expect("json");
+    body.extend_from_slice(&head[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        serde_json::to_writer(&mut body, item).expect("json");
+    }
+    body.extend_from_slice(b"]}");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("response")
 }
 
 #[cfg(test)]
