@@ -1,6 +1,6 @@
 //! Scale checks. The full-size one builds the reference store (8,760 hourly snapshots ×
 //! 3 environments × 2,000 components, 1% changing per hour) row by row, as imports would leave
-//! it, then times point-in-time queries. It is `#[ignore]`d (a minute and ~1 GB of disk); run it
+//! it, then times point-in-time queries. It is ignored by default, with the reason on the attribute (a minute and ~1 GB of disk); run it
 //! with `cargo test -p envtrail-store --release -- --ignored --nocapture scale`.
 
 use std::path::Path;
