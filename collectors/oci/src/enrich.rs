@@ -238,6 +238,14 @@ fn verification(status: VerificationStatus, reason: Option<String>) -> Verificat
     }
 }
 
+/// What a repository's checks share: the keys that apply, their fingerprint (for the cache) and
+/// the repository's tags when it could be listed.
+struct Trust<'a> {
+    keys: &'a [NamedKey],
+    fingerprint: &'a str,
+    listed: Option<&'a BTreeSet<String>>,
+}
+
 /// Shared state of one enrichment.
 struct Run<'a> {
     config: &'a OciConfig,
@@ -353,24 +361,27 @@ impl Run<'_> {
         // 4. Signatures and attestations of every artifact (a platform manifest also inherits
         // its index's; an index's own status says whether its platform manifests are signed).
         let (keys, fingerprint) = self.config.keys_for(&t.repository);
-        let checks = join_all(
-            digests
-                .iter()
-                .filter(|d| !unreachable.contains_key(d))
-                .map(|d| {
-                    let keys = &keys;
-                    let fingerprint = &fingerprint;
-                    async move {
-                        let sig = self
-                            .check(registry, t, d, Attached::Signature, keys, fingerprint)
-                            .await;
-                        let att = self
-                            .check(registry, t, d, Attached::Attestation, keys, fingerprint)
-                            .await;
-                        (d.clone(), (sig, att))
-                    }
-                }),
-        )
+        // One tag listing says which digests have `.sig`/`.att` tags at all, so absent ones cost
+        // no request; without it (a registry refusing to list), each tag is asked for.
+        self.tags.fetch_add(1, Ordering::Relaxed);
+        let listed = self.call(registry.list_tags(&t.path)).await;
+        outcome.note(&listed);
+        let listed = listed.ok();
+        let trust = Trust {
+            keys: &keys,
+            fingerprint: &fingerprint,
+            listed: listed.as_ref(),
+        };
+        let trust = &trust;
+        let checks = join_all(digests.iter().filter(|d| !unreachable.contains_key(d)).map(
+            |d| async move {
+                let sig = self.check(registry, t, d, Attached::Signature, trust).await;
+                let att = self
+                    .check(registry, t, d, Attached::Attestation, trust)
+                    .await;
+                (d.clone(), (sig, att))
+            },
+        ))
         .await;
         let mut sigs: BTreeMap<Digest, Check> = BTreeMap::new();
         let mut atts: BTreeMap<Digest, Check> = BTreeMap::new();
@@ -495,10 +506,13 @@ impl Run<'_> {
         t: &Target,
         subject: &Digest,
         kind: Attached,
-        keys: &[NamedKey],
-        fingerprint: &str,
+        trust: &Trust<'_>,
     ) -> (Check, Vec<Result<(), RegistryError>>) {
+        let (keys, fingerprint) = (trust.keys, trust.fingerprint);
         let tag = cosign::cosign_tag(subject, kind.suffix());
+        if trust.listed.is_some_and(|tags| !tags.contains(&tag)) {
+            return (Check::status(VerificationStatus::Missing, None), Vec::new());
+        }
         self.tags.fetch_add(1, Ordering::Relaxed);
         let resolved = self.call(registry.resolve_tag(&t.path, &tag)).await;
         let mut calls = vec![resolved.as_ref().map(|_| ()).map_err(Clone::clone)];

@@ -78,11 +78,19 @@ impl RegistryError {
     }
 }
 
+/// Tags asked for per page when listing a repository's tags.
+const TAG_PAGE: usize = 1000;
+
 /// A client for one registry.
 pub struct Registry {
     host: String,
     client: Client,
     auth: RegistryAuth,
+    /// A second client for the one-time auth probe, so the main one never stores anonymous
+    /// credentials (see [`Self::credentials`]).
+    probe: Client,
+    /// Whether anonymous access meets no challenge, once probed.
+    open: tokio::sync::OnceCell<bool>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -94,26 +102,29 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A client for `config.host` with already resolved `credentials` (see [`crate::auth`]).
     pub fn new(config: &RegistryConfig, credentials: &Credentials, timeout: Duration) -> Self {
-        let client = Client::new(ClientConfig {
-            protocol: if config.plain_http {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            extra_root_certificates: config
-                .ca_pem
-                .iter()
-                .map(|pem| Certificate {
-                    encoding: CertificateEncoding::Pem,
-                    data: pem.clone(),
-                })
-                .collect(),
-            platform_resolver: None,
-            read_timeout: Some(timeout),
-            connect_timeout: Some(timeout),
-            user_agent: concat!("envtrail/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        });
+        let make = || {
+            Client::new(ClientConfig {
+                protocol: if config.plain_http {
+                    ClientProtocol::Http
+                } else {
+                    ClientProtocol::Https
+                },
+                extra_root_certificates: config
+                    .ca_pem
+                    .iter()
+                    .map(|pem| Certificate {
+                        encoding: CertificateEncoding::Pem,
+                        data: pem.clone(),
+                    })
+                    .collect(),
+                platform_resolver: None,
+                read_timeout: Some(timeout),
+                connect_timeout: Some(timeout),
+                user_agent: concat!("envtrail/", env!("CARGO_PKG_VERSION")),
+                ..ClientConfig::default()
+            })
+        };
+        let client = make();
         let auth = match credentials {
             Credentials::Basic { username, password } => {
                 RegistryAuth::Basic(username.clone(), password.clone())
@@ -125,7 +136,37 @@ impl Registry {
             host: config.host.clone(),
             client,
             auth,
+            probe: make(),
+            open: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The credentials to hand oci-client for pulls. With anonymous credentials oci-client
+    /// repeats its `GET /v2/` auth probe before every request of a registry that issues no
+    /// challenge (it caches only the tokens it obtains). Probing once here, with a separate
+    /// client, and handing the main client an empty bearer token for such a registry (cached
+    /// at once, and ignored by a registry that asks for no auth) halves a collection's requests.
+    async fn credentials(&self, repository: &str) -> &RegistryAuth {
+        static OPEN: RegistryAuth = RegistryAuth::Bearer(String::new());
+        if !matches!(self.auth, RegistryAuth::Anonymous) {
+            return &self.auth;
+        }
+        let open = self
+            .open
+            .get_or_init(|| async {
+                let probe = self.tag_ref(repository, "latest");
+                let answer = self
+                    .probe
+                    .auth(
+                        &probe,
+                        &RegistryAuth::Anonymous,
+                        oci_client::RegistryOperation::Pull,
+                    )
+                    .await;
+                matches!(answer, Ok(None))
+            })
+            .await;
+        if *open { &OPEN } else { &self.auth }
     }
 
     /// The host it talks to.
@@ -150,7 +191,10 @@ impl Registry {
         let what = || format!("{repository}:{tag}");
         match self
             .client
-            .fetch_manifest_digest(&self.tag_ref(repository, tag), &self.auth)
+            .fetch_manifest_digest(
+                &self.tag_ref(repository, tag),
+                self.credentials(repository).await,
+            )
             .await
         {
             Ok(d) => d.parse().map(Some).map_err(|_| RegistryError::Unreachable {
@@ -176,7 +220,7 @@ impl Registry {
             .client
             .pull_manifest_raw(
                 &self.digest_ref(repository, digest),
-                &self.auth,
+                self.credentials(repository).await,
                 MANIFEST_TYPES,
             )
             .await
@@ -196,7 +240,10 @@ impl Registry {
         let reference = self.digest_ref(repository, digest);
         // pull_blob uses stored auth: make sure it is stored for this registry.
         self.client
-            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
+            .store_auth_if_needed(
+                reference.resolve_registry(),
+                self.credentials(repository).await,
+            )
             .await;
         let mut out: Vec<u8> = Vec::new();
         self.client
@@ -208,6 +255,34 @@ impl Registry {
                 host: self.host.clone(),
                 what: what(),
             });
+        }
+        Ok(out)
+    }
+
+    /// Every tag of `repository` (following pagination).
+    pub async fn list_tags(
+        &self,
+        repository: &str,
+    ) -> Result<std::collections::BTreeSet<String>, RegistryError> {
+        let reference = self.tag_ref(repository, "latest");
+        let auth = self.credentials(repository).await;
+        let mut out = std::collections::BTreeSet::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tags(&reference, auth, Some(TAG_PAGE), last.as_deref())
+                .await
+                .map_err(|e| self.classify(e, format!("tags of {repository}")))?;
+            let full = page.tags.len() >= TAG_PAGE;
+            let before = out.len();
+            last = page.tags.iter().max().cloned();
+            out.extend(page.tags);
+            // A registry that ignores `n` returns everything at once; one that ignores `last`
+            // would repeat itself: stop when a page adds nothing.
+            if !full || out.len() == before {
+                break;
+            }
         }
         Ok(out)
     }
