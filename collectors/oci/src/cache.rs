@@ -4,8 +4,11 @@
 //! attestation check is kept under (subject digest, `.sig`/`.att` manifest digest, fingerprint of
 //! the keys that applied): a new signature changes the manifest digest, a new key changes the
 //! fingerprint, so a cached answer is never stale. Only answers the registry actually gave are
-//! kept; an unreachable registry leaves nothing behind. A repeated collection therefore asks the
-//! registry only to resolve tags (the image's and the cosign `.sig`/`.att` tags).
+//! kept; an unreachable registry leaves nothing behind. A *verified* check is also kept under
+//! (subject, kind, key fingerprint) alone: that a configured key signed a digest stays true, so
+//! while the repository's tag list still shows the `.sig`/`.att` tag it is not asked for again.
+//! A repeated collection therefore asks the registry only to resolve tags: the images' tags, one
+//! tag listing per repository, and the `.sig`/`.att` tags whose last answer was not verified.
 //!
 //! Why a file and not a table in the store: the store is the append-only, hash-chained record of
 //! what ran; this is a disposable accelerator (deleting it costs one slow collection, nothing
@@ -53,6 +56,10 @@ pub struct Cache {
     /// `subject|sig-or-att|manifest digest|key fingerprint` → result.
     #[serde(default)]
     pub checks: BTreeMap<String, CachedCheck>,
+    /// `subject|sig-or-att|key fingerprint` → a verified result: that a configured key signed
+    /// the digest is a fact about the digest, kept while the `.sig`/`.att` tag exists.
+    #[serde(default)]
+    pub verified: BTreeMap<String, CachedCheck>,
 }
 
 impl Default for Cache {
@@ -61,6 +68,7 @@ impl Default for Cache {
             version: CACHE_VERSION,
             manifests: BTreeMap::new(),
             checks: BTreeMap::new(),
+            verified: BTreeMap::new(),
         }
     }
 }
@@ -97,6 +105,13 @@ impl Cache {
     /// The key of a check.
     pub fn check_key(subject: &str, kind: &str, manifest: &str, fingerprint: &str) -> String {
         format!("{subject}|{kind}|{manifest}|{fingerprint}")
+    }
+}
+
+impl Cache {
+    /// The key of a verified result.
+    pub fn verified_key(subject: &str, kind: &str, fingerprint: &str) -> String {
+        format!("{subject}|{kind}|{fingerprint}")
     }
 }
 

@@ -513,6 +513,26 @@ impl Run<'_> {
         if trust.listed.is_some_and(|tags| !tags.contains(&tag)) {
             return (Check::status(VerificationStatus::Missing, None), Vec::new());
         }
+        let verified_key = Cache::verified_key(subject.as_str(), kind.suffix(), fingerprint);
+        if trust.listed.is_some()
+            && let Some(c) = self
+                .cache
+                .lock()
+                .expect("cache lock")
+                .verified
+                .get(&verified_key)
+        {
+            // The tag is still there and a configured key signed this digest before.
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return (
+                Check {
+                    verification: c.verification.clone(),
+                    commit: c.commit.clone(),
+                    subjects: c.subjects.clone(),
+                },
+                Vec::new(),
+            );
+        }
         self.tags.fetch_add(1, Ordering::Relaxed);
         let resolved = self.call(registry.resolve_tag(&t.path, &tag)).await;
         let mut calls = vec![resolved.as_ref().map(|_| ()).map_err(Clone::clone)];
@@ -559,14 +579,16 @@ impl Run<'_> {
             }
         };
         if cacheable(&check.verification) {
-            self.cache.lock().expect("cache lock").checks.insert(
-                key,
-                CachedCheck {
-                    verification: check.verification.clone(),
-                    commit: check.commit.clone(),
-                    subjects: check.subjects.clone(),
-                },
-            );
+            let cached = CachedCheck {
+                verification: check.verification.clone(),
+                commit: check.commit.clone(),
+                subjects: check.subjects.clone(),
+            };
+            let mut cache = self.cache.lock().expect("cache lock");
+            if check.verification.status == VerificationStatus::Verified {
+                cache.verified.insert(verified_key, cached.clone());
+            }
+            cache.checks.insert(key, cached);
         }
         (check, calls)
     }

@@ -48,7 +48,7 @@ impl Server {
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut config = format!(
-            "version: 0.1\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n",
+            "version: 0.1\nlog: {{level: info, accesslog: {{disabled: true}}}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n",
             dir.path().join("data").display()
         );
         config.push_str("http:\n  addr: 127.0.0.1:0\n  secret: envtrail-test\n");

@@ -169,7 +169,43 @@ async fn index_signed_platform_running_is_verified_through_the_relation_and_cach
     assert!(first.registry_calls > first.tag_resolutions, "{first:?}");
     assert_eq!(warm.registry_calls, warm.tag_resolutions, "{warm:?}");
     assert!(warm.cache_hits >= 3, "{warm:?}");
+    assert!(
+        warm.registry_calls < first.registry_calls / 2,
+        "{warm:?} vs {first:?}"
+    );
     assert_eq!(again.artifacts, out.artifacts);
+}
+
+#[tokio::test]
+async fn a_signature_added_after_a_cached_collection_is_found() {
+    let server = start(&ServerOptions::default());
+    let reg = plain(&server.addr);
+    let c = client(&reg, &Credentials::Anonymous);
+    let key = signer();
+    let img = push_image(&c, "pay/late", Some("1"), "linux/amd64", &[], "l")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(reg, &[("k", &key)]);
+    cfg.cache = Some(dir.path().join("cache.json"));
+    let image = format!("{}/pay/late:1", server.addr);
+    let snap = || snapshot("prod", "2026-03-10T10:00:00Z", &image, &img.digest);
+    let before = enrich(snap(), &cfg).await;
+    let status = |s: &Snapshot| artifact(s, &img.digest).signature.clone().unwrap().status;
+    assert_eq!(status(&before), VerificationStatus::Missing);
+    sign(&c, "pay/late", &img.digest, &key).await.unwrap();
+    let after = enrich(snap(), &cfg).await;
+    assert_eq!(
+        status(&after),
+        VerificationStatus::Verified,
+        "missing is never cached"
+    );
+    // A new key set is a new fingerprint: the cached verification is not reused for it.
+    let other = signer();
+    let mut cfg2 = cfg.clone();
+    cfg2.keys = vec![KeyRule::from_pem("other", &public_pem(&other), &[]).unwrap()];
+    let with_other = enrich(snap(), &cfg2).await;
+    assert_eq!(status(&with_other), VerificationStatus::Invalid);
 }
 
 #[tokio::test]
