@@ -4,7 +4,6 @@
 //! passwords) are read only when a collection needs them, so `report` never fails for a key file
 //! it does not use. Errors name the key and its line; secrets are never echoed.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::ConfigError;
+use super::sources::Spans;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,41 +236,6 @@ impl OciSettings {
             concurrency: self.concurrency,
             timeout: self.timeout,
         })
-    }
-}
-
-struct Spans<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Spans<'_> {
-    fn error(&self, span: Range<usize>, key: &str, why: impl Into<String>) -> ConfigError {
-        ConfigError::Value {
-            file: self.file.to_owned(),
-            line: super::line_of(self.text, span.start),
-            key: key.to_owned(),
-            why: why.into(),
-        }
-    }
-
-    /// `~/` is the home directory; a relative path is relative to the config file's directory.
-    fn path(&self, raw: &str) -> PathBuf {
-        if let Some(rest) = raw.strip_prefix("~/")
-            && let Some(home) = std::env::var_os("HOME")
-        {
-            return PathBuf::from(home).join(rest);
-        }
-        let path = PathBuf::from(raw);
-        match self.file.parent() {
-            Some(dir) if path.is_relative() => dir.join(path),
-            _ => path,
-        }
-    }
-
-    fn glob(&self, g: &Spanned<String>, key: String) -> Result<String, ConfigError> {
-        globset::Glob::new(g.get_ref()).map_err(|e| self.error(g.span(), &key, e.to_string()))?;
-        Ok(g.get_ref().clone())
     }
 }
 

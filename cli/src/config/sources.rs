@@ -125,7 +125,12 @@ pub(super) struct Spans<'a> {
 }
 
 impl Spans<'_> {
-    fn error(&self, span: Range<usize>, key: &str, why: impl Into<String>) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        why: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::Value {
             file: self.file.to_owned(),
             line: super::line_of(self.text, span.start),
@@ -136,7 +141,7 @@ impl Spans<'_> {
 
     /// A path from the config: `~/` is the home directory, a relative path is relative to the
     /// config file's directory.
-    fn path(&self, raw: &str) -> PathBuf {
+    pub(super) fn path(&self, raw: &str) -> PathBuf {
         if let Some(rest) = raw.strip_prefix("~/")
             && let Some(home) = std::env::var_os("HOME")
         {
@@ -147,6 +152,12 @@ impl Spans<'_> {
             Some(dir) if path.is_relative() => dir.join(path),
             _ => path,
         }
+    }
+
+    /// A glob from the config, checked.
+    pub(super) fn glob(&self, g: &Spanned<String>, key: String) -> Result<String, ConfigError> {
+        globset::Glob::new(g.get_ref()).map_err(|e| self.error(g.span(), &key, e.to_string()))?;
+        Ok(g.get_ref().clone())
     }
 }
 
