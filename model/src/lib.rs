@@ -30,6 +30,7 @@
 
 pub mod canonical;
 pub mod finding;
+pub mod jcs;
 pub mod names;
 pub mod output;
 pub mod snapshot;
