@@ -40,6 +40,17 @@ pub enum Format {
     Json,
     /// GitHub-flavoured Markdown, for PR comments and wikis.
     Markdown,
+    /// One self-contained HTML page (`report` and `demo` only).
+    Html,
+    /// JUnit XML, findings as failed test cases (`report` and `demo` only).
+    Junit,
+}
+
+impl Format {
+    /// Whether only a report can be printed in this format.
+    pub fn report_only(self) -> bool {
+        matches!(self, Format::Html | Format::Junit)
+    }
 }
 
 /// The commands.
@@ -130,6 +141,10 @@ pub struct ReportArgs {
     /// Exit with 2 if a finding at or above this severity is reported.
     #[arg(long, value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
+    /// Write the report to this file instead of stdout. With the default `--format table`, the
+    /// extension chooses the format: `.html`, `.json`, `.md`, `.xml` (JUnit).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

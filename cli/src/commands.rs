@@ -11,17 +11,25 @@ use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, AsOfComponent, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
     HistoryEvent, IMPORT_SCHEMA, ImportResult, ImportedSnapshot, Report,
 };
-use envtrail_model::view::EnvironmentState;
+use envtrail_model::view::{EnvironmentState, ReportInput};
 use envtrail_model::{ComponentName, EnvName, Severity, Snapshot, Timestamp};
 use envtrail_store::Store;
 
-use crate::args::{Cli, Command, ReportArgs};
+use crate::args::{Cli, Command, Format, ReportArgs};
 use crate::config::Config;
 use crate::timearg::{env_name, side, time_or_now};
 use crate::{Outcome, demo, render};
+use clap::ValueEnum;
 
 /// Runs the command `cli` names.
 pub fn run(cli: &Cli) -> Result<Outcome> {
+    if cli.format.report_only() && !matches!(cli.command, Command::Report(_) | Command::Demo { .. })
+    {
+        bail!(
+            "--format {}: only `report` and `demo` print this format",
+            format_name(cli.format)
+        );
+    }
     match &cli.command {
         Command::Import { files } => import(cli, files),
         Command::Export { env, at } => export(cli, env, at.as_deref()),
@@ -48,11 +56,57 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
     }
 }
 
+fn format_name(format: Format) -> String {
+    format
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// The format of `report --out FILE`: `--format` if given other than the default `table`, else
+/// the file's extension.
+pub fn out_format(format: Format, out: Option<&Path>) -> Format {
+    let ext = out
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    match (format, ext.as_deref()) {
+        (Format::Table, Some("html" | "htm")) => Format::Html,
+        (Format::Table, Some("json")) => Format::Json,
+        (Format::Table, Some("md" | "markdown")) => Format::Markdown,
+        (Format::Table, Some("xml")) => Format::Junit,
+        _ => format,
+    }
+}
+
+/// Writes a rendered document to a file (whole, through a temporary file in the same folder, so
+/// a CI artifact or a served page is never half-written).
+fn write_out(file: &Path, text: &str) -> Result<()> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing {}", file.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.flush())
+        .with_context(|| format!("writing {}", file.display()))?;
+    tmp.persist(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    eprintln!("wrote {}", file.display());
+    Ok(())
+}
+
 /// A next step for errors that have an obvious one.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     let text = format!("{err:#}");
     if text.contains("no store at") {
         Some("import snapshots first: envtrail import SNAPSHOT.json (or pass --db PATH)".into())
+    } else if text.contains("only `report` and `demo` print this format") {
+        Some(
+            "use --format table, json or markdown here, or run envtrail report --format html"
+                .into(),
+        )
     } else if text.contains("no promotion path") {
         Some("pass --path dev,staging,prod or set promotion.path in envtrail.toml".into())
     } else {
@@ -174,10 +228,20 @@ pub fn build_report(
     at: Timestamp,
     policy: &Policy,
 ) -> Result<Report> {
+    Ok(build_report_and_input(store, path, at, policy)?.0)
+}
+
+/// Builds a report and keeps what it was computed from (the HTML matrix draws it).
+pub fn build_report_and_input(
+    store: &Store,
+    path: &[EnvName],
+    at: Timestamp,
+    policy: &Policy,
+) -> Result<(Report, ReportInput)> {
     let input = store.report_input(path, at)?;
     let mut report = envtrail_diff::report(&input, policy)?;
     report.chain_head = store.chain_head()?;
-    Ok(report)
+    Ok((report, input))
 }
 
 /// The outcome for a report and a threshold.
@@ -205,8 +269,13 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     }
     let at = time_or_now(args.at.as_deref(), "--at")?;
     let store = open_existing(&cli.db)?;
-    let report = build_report(&store, &path, at, &config.policy)?;
-    print(&render::report(&report, cli.format)?)?;
+    let (report, input) = build_report_and_input(&store, &path, at, &config.policy)?;
+    let format = out_format(cli.format, args.out.as_deref());
+    let text = render::report_with_input(&report, &input, format)?;
+    match &args.out {
+        Some(file) => write_out(file, &text)?,
+        None => print(&text)?,
+    }
     Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
 }
 
