@@ -305,7 +305,7 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
     if result.findings.is_empty() {
         doc.line("no findings");
     } else {
-        doc.table(
+        doc.table_with_severity(
             &["severity", "kind", "component", "environment", "message"],
             result.findings.iter().map(|f| {
                 let env = match &f.related_environment {
@@ -323,6 +323,7 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
                     f.message.clone(),
                 ]
             }),
+            Some(0),
         );
     }
     let s = &result.summary;
