@@ -121,6 +121,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the report's figures as Prometheus/OpenMetrics text (findings by environment, kind and
+    /// severity; snapshot age; collection gaps) for a textfile collector or a Pushgateway.
+    Metrics(MetricsArgs),
     /// Load the bundled example snapshots into a temporary store and print the report.
     Demo {
         /// Exit with 2 if a finding at or above this severity is reported.
@@ -143,6 +146,24 @@ pub struct ReportArgs {
     pub fail_on: Option<Severity>,
     /// Write the report to this file instead of stdout. With the default `--format table`, the
     /// extension chooses the format: `.html`, `.json`, `.md`, `.xml` (JUnit).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `metrics`.
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// The promotion path, upstream first (default: promotion.path from the config).
+    #[arg(long, value_delimiter = ',')]
+    pub path: Option<Vec<String>>,
+    /// Figures as the store knew them at this time (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// OpenMetrics 1.0 text (ends with `# EOF`) instead of the Prometheus text format.
+    #[arg(long)]
+    pub openmetrics: bool,
+    /// Write to this file (replaced whole, as node_exporter's textfile collector needs) instead
+    /// of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

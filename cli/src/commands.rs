@@ -52,6 +52,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Verify => verify(cli),
         Command::Collect { envs } => crate::collect::collect(cli, envs),
         Command::Init { force } => crate::collect::init(cli, *force),
+        Command::Metrics(args) => metrics(cli, args),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
 }
@@ -254,9 +255,9 @@ pub fn outcome_for(report: &Report, fail_on: Option<Severity>) -> Outcome {
     }
 }
 
-fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
-    let config = Config::load(cli.config.as_deref())?;
-    let path: Vec<EnvName> = match &args.path {
+/// The promotion path from `--path` or the config.
+pub fn promotion_path(arg: Option<&[String]>, config: &Config) -> Result<Vec<EnvName>> {
+    let path: Vec<EnvName> = match arg {
         Some(names) => names.iter().map(|n| env_name(n)).collect::<Result<_>>()?,
         None => config.path.clone(),
     };
@@ -267,6 +268,26 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     if unique.len() != path.len() {
         bail!("argument --path: an environment appears twice");
     }
+    Ok(path)
+}
+
+fn metrics(cli: &Cli, args: &crate::args::MetricsArgs) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let path = promotion_path(args.path.as_deref(), &config)?;
+    let at = time_or_now(args.at.as_deref(), "--at")?;
+    let store = open_existing(&cli.db)?;
+    let report = build_report(&store, &path, at, &config.policy)?;
+    let text = render::metrics::render(&report, chrono::Utc::now(), args.openmetrics);
+    match &args.out {
+        Some(file) => write_out(file, &text)?,
+        None => print(&text)?,
+    }
+    Ok(Outcome::Success)
+}
+
+fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let path = promotion_path(args.path.as_deref(), &config)?;
     let at = time_or_now(args.at.as_deref(), "--at")?;
     let store = open_existing(&cli.db)?;
     let (report, input) = build_report_and_input(&store, &path, at, &config.policy)?;

@@ -5,6 +5,7 @@
 pub mod html;
 pub mod junit;
 pub mod matrix;
+pub mod metrics;
 mod tables;
 
 use anyhow::Result;
