@@ -124,6 +124,9 @@ pub enum Command {
     /// Print the report's figures as Prometheus/OpenMetrics text (findings by environment, kind and
     /// severity; snapshot age; collection gaps) for a textfile collector or a Pushgateway.
     Metrics(MetricsArgs),
+    /// Post a drift summary to the chat targets of the config (`[[notify]]`): Slack, Teams,
+    /// Google Chat, Mattermost or a JSON webhook.
+    Notify(NotifyArgs),
     /// Load the bundled example snapshots into a temporary store and print the report.
     Demo {
         /// Exit with 2 if a finding at or above this severity is reported.
@@ -166,6 +169,27 @@ pub struct MetricsArgs {
     /// of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Arguments of `notify`.
+#[derive(Debug, clap::Args)]
+pub struct NotifyArgs {
+    /// The promotion path, upstream first (default: promotion.path from the config).
+    #[arg(long, value_delimiter = ',')]
+    pub path: Option<Vec<String>>,
+    /// Report as the store knew it at this time (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Post only findings that are new or resolved since the last successful post to each target;
+    /// post nothing when nothing changed.
+    #[arg(long)]
+    pub only_changes: bool,
+    /// Only this target, by name (repeatable; default: every target).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Print each target's payload as JSON instead of posting it; no state changes.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

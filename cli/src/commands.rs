@@ -53,6 +53,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Collect { envs } => crate::collect::collect(cli, envs),
         Command::Init { force } => crate::collect::init(cli, *force),
         Command::Metrics(args) => metrics(cli, args),
+        Command::Notify(args) => crate::notify::run(cli, args),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
 }
@@ -108,6 +109,13 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             "use --format table, json or markdown here, or run envtrail report --format html"
                 .into(),
         )
+    } else if text.contains("no [[notify]] target") {
+        Some(
+            "add a [[notify]] table to envtrail.toml (docs/notify.md), or pass --config PATH"
+                .into(),
+        )
+    } else if text.contains("(url_env) is not set") {
+        Some("export the variable named by url_env with the webhook URL, or use url_file".into())
     } else if text.contains("no promotion path") {
         Some("pass --path dev,staging,prod or set promotion.path in envtrail.toml".into())
     } else {
@@ -116,7 +124,7 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
 }
 
 /// Opens an existing store for reading: a missing file is an error, not a new empty store.
-fn open_existing(db: &Path) -> Result<Store> {
+pub(crate) fn open_existing(db: &Path) -> Result<Store> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod exit_codes;
+pub mod notify;
 pub mod render;
 pub mod timearg;
 

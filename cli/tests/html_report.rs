@@ -320,7 +320,7 @@ fn a_report_of_2000_components_in_4_environments_loads_fast() {
     let ws = Workspace::new();
     let n = 2000;
     let names: Vec<String> = (0..n).map(|i| format!("svc-{i:04}")).collect();
-    let spec = |f: &dyn Fn(usize) -> char| -> Vec<(&str, char, &[(&str, &str)])> {
+    let spec = |f: &dyn Fn(usize) -> char| -> Vec<support::WorkloadSpec> {
         names
             .iter()
             .enumerate()
