@@ -57,12 +57,18 @@ impl Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate snapshot files and store them (`-` reads stdin). Nothing is stored unless every file is valid.
+    #[command(
+        after_help = "Examples:\n  envtrail import snapshots/*.json\n  kubectl-export | envtrail import -"
+    )]
     Import {
         /// Snapshot v1 JSON files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Print an environment's snapshot in force at a time, as snapshot v1 JSON.
+    #[command(
+        after_help = "Examples:\n  envtrail export --env prod\n  envtrail export --env prod --at 2026-11-01T12:00:00Z > prod.json"
+    )]
     Export {
         /// The environment.
         #[arg(long)]
@@ -72,8 +78,12 @@ pub enum Command {
         at: Option<String>,
     },
     /// List environments with their newest snapshot and its completeness.
+    #[command(after_help = "Examples:\n  envtrail envs\n  envtrail envs --format json")]
     Envs,
     /// Show how two environments differ; either side may be ENV@TIME.
+    #[command(
+        after_help = "Examples:\n  envtrail diff staging prod\n  envtrail diff prod@2026-11-01 prod\n  envtrail diff dev staging --format markdown"
+    )]
     Diff {
         /// Left side (upstream, or older): ENV or ENV@TIME.
         left: String,
@@ -84,8 +94,12 @@ pub enum Command {
         at: Option<String>,
     },
     /// Report every finding along the promotion path.
+    #[command(
+        after_help = "Examples:\n  envtrail report --fail-on high\n  envtrail report --out report.html\n  envtrail report --path dev,staging,prod --format junit > envtrail.xml"
+    )]
     Report(ReportArgs),
     /// What ran in ENV at TIME, with the snapshot used and the evidence window.
+    #[command(after_help = "Examples:\n  envtrail asof prod 2026-11-01T12:00:00Z")]
     Asof {
         /// The environment.
         env: String,
@@ -93,6 +107,9 @@ pub enum Command {
         time: String,
     },
     /// What changed in ENV, when.
+    #[command(
+        after_help = "Examples:\n  envtrail history prod --since 2026-11-01\n  envtrail history prod --component payments-api"
+    )]
     History {
         /// The environment.
         env: String,
@@ -107,15 +124,20 @@ pub enum Command {
         until: Option<String>,
     },
     /// Recompute the hash chain and check the database's integrity.
+    #[command(after_help = "Examples:\n  envtrail verify")]
     Verify,
     /// Read every source of the environments in the config (all, or each --env), store one
     /// snapshot per environment; exit 3 when a source failed or was read only in part.
+    #[command(after_help = "Examples:\n  envtrail collect\n  envtrail collect --env prod")]
     Collect {
         /// Only this environment (repeatable).
         #[arg(long = "env")]
         envs: Vec<String>,
     },
     /// Write a commented starter envtrail.toml (to --config if given).
+    #[command(
+        after_help = "Examples:\n  envtrail init\n  envtrail --config /etc/envtrail/envtrail.toml init"
+    )]
     Init {
         /// Overwrite an existing file.
         #[arg(long)]
@@ -123,11 +145,29 @@ pub enum Command {
     },
     /// Print the report's figures as Prometheus/OpenMetrics text (findings by environment, kind and
     /// severity; snapshot age; collection gaps) for a textfile collector or a Pushgateway.
+    #[command(
+        after_help = "Examples:\n  envtrail metrics --out /var/lib/node_exporter/textfile/envtrail.prom\n  envtrail metrics | curl --data-binary @- http://pushgateway:9091/metrics/job/envtrail"
+    )]
     Metrics(MetricsArgs),
     /// Post a drift summary to the chat targets of the config (`[[notify]]`): Slack, Teams,
     /// Google Chat, Mattermost or a JSON webhook.
+    #[command(
+        after_help = "Examples:\n  envtrail notify --only-changes\n  envtrail notify --target release-slack --dry-run"
+    )]
     Notify(NotifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(
+        after_help = "Examples:\n  envtrail completions bash > /etc/bash_completion.d/envtrail\n  envtrail completions zsh > \"${fpath[1]}/_envtrail\""
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, envtrail(1), as roff to stdout.
+    #[command(after_help = "Examples:\n  envtrail man > /usr/local/share/man/man1/envtrail.1")]
+    Man,
     /// Load the bundled example snapshots into a temporary store and print the report.
+    #[command(after_help = "Examples:\n  envtrail demo\n  envtrail demo --format html > demo.html")]
     Demo {
         /// Exit with 2 if a finding at or above this severity is reported.
         #[arg(long, value_parser = parse_severity)]
@@ -194,4 +234,28 @@ pub struct NotifyArgs {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse().map_err(|e| format!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_command_has_help_examples() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        for sub in cli.get_subcommands() {
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.starts_with("Examples:\n  envtrail "),
+                "`envtrail {} --help` shows no examples",
+                sub.get_name()
+            );
+        }
+    }
 }

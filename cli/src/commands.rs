@@ -54,6 +54,21 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Init { force } => crate::collect::init(cli, *force),
         Command::Metrics(args) => metrics(cli, args),
         Command::Notify(args) => crate::notify::run(cli, args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into a buffer first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "envtrail", &mut script);
+            std::io::stdout().lock().write_all(&script)?;
+            Ok(Outcome::Success)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            std::io::stdout().lock().write_all(&page)?;
+            Ok(Outcome::Success)
+        }
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
 }

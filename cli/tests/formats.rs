@@ -200,3 +200,40 @@ fn report_out_takes_the_format_from_the_extension_and_refuses_elsewhere() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_clap_definitions() {
+    let ws = Workspace::new();
+    let bash = ws.run(&["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    for word in ["notify", "metrics", "report", "--only-changes", "--out"] {
+        assert!(bash.stdout.contains(word), "bash completes {word}");
+    }
+    // The script is valid bash.
+    let script = ws.write("envtrail.bash", &bash.stdout);
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let zsh = ws.run(&["completions", "zsh"]);
+    assert!(
+        zsh.stdout.starts_with("#compdef envtrail"),
+        "{}",
+        zsh.stdout
+    );
+    let fish = ws.run(&["completions", "fish"]);
+    assert!(fish.stdout.contains("complete -c envtrail"));
+    let bad = ws.run(&["completions", "tcsh"]);
+    assert_eq!(bad.code, 1, "an unknown shell is a usage error");
+
+    let man = ws.run(&["man"]);
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.contains(".TH envtrail 1"), "{}", man.stdout);
+    assert!(man.stdout.contains("notify") && man.stdout.contains("metrics"));
+}
