@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use backon::{BackoffBuilder, ExponentialBuilder};
-use envtrail_model::output::Report;
+use envtrail_model::output::{NotifyMode, Report};
 use envtrail_model::{Finding, Timestamp};
 use envtrail_store::{NotifyState, Store};
 
@@ -72,31 +72,31 @@ pub async fn notify_target(
     let current: Vec<&Finding> = report.findings.iter().filter(|f| target.wants(f)).collect();
     let previous = store.notify_state(&target.name)?;
     let resolved_owned: Vec<Finding>;
-    let (mode, new, resolved): (&'static str, Vec<&Finding>, Vec<&Finding>) =
-        if options.only_changes {
-            let before: Vec<Finding> = previous.map(|p| p.findings).unwrap_or_default();
-            let before_keys: BTreeSet<String> = before.iter().map(finding_key).collect();
-            let now_keys: BTreeSet<String> = current.iter().map(|f| finding_key(f)).collect();
-            let new: Vec<&Finding> = current
-                .iter()
-                .copied()
-                .filter(|f| !before_keys.contains(&finding_key(f)))
-                .collect();
-            resolved_owned = before
-                .into_iter()
-                .filter(|f| !now_keys.contains(&finding_key(f)))
-                .collect();
-            if new.is_empty() && resolved_owned.is_empty() {
-                return Ok(Delivery::Unchanged);
-            }
-            ("changes", new, resolved_owned.iter().collect())
-        } else {
-            ("full", Vec::new(), Vec::new())
-        };
+    let (mode, new, resolved): (NotifyMode, Vec<&Finding>, Vec<&Finding>) = if options.only_changes
+    {
+        let before: Vec<Finding> = previous.map(|p| p.findings).unwrap_or_default();
+        let before_keys: BTreeSet<String> = before.iter().map(finding_key).collect();
+        let now_keys: BTreeSet<String> = current.iter().map(|f| finding_key(f)).collect();
+        let new: Vec<&Finding> = current
+            .iter()
+            .copied()
+            .filter(|f| !before_keys.contains(&finding_key(f)))
+            .collect();
+        resolved_owned = before
+            .into_iter()
+            .filter(|f| !now_keys.contains(&finding_key(f)))
+            .collect();
+        if new.is_empty() && resolved_owned.is_empty() {
+            return Ok(Delivery::Unchanged);
+        }
+        (NotifyMode::Changes, new, resolved_owned.iter().collect())
+    } else {
+        (NotifyMode::Full, Vec::new(), Vec::new())
+    };
     let message = payload::Message {
         target: &target.name,
         at: report.at,
-        path: report.path.iter().map(|e| e.to_string()).collect(),
+        path: &report.path,
         mode,
         current: current.clone(),
         new,

@@ -10,15 +10,12 @@
 //! - Mattermost: a post at most 16,383 characters.
 //! - The generic webhook has no limit: it carries every finding.
 
-use envtrail_model::output::REPORT_SCHEMA;
-use envtrail_model::{Finding, Severity, Timestamp};
+use envtrail_model::output::{NOTIFY_SCHEMA, NotifyMessage, NotifyMode};
+use envtrail_model::{EnvName, Finding, Severity, Timestamp};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::notify::Platform;
-
-/// Schema id of the generic webhook's document.
-pub const NOTIFY_SCHEMA: &str = "envtrail.notify.v1";
 
 const SLACK_MAX_BLOCKS: usize = 50;
 const SLACK_SECTION_CHARS: usize = 3000;
@@ -37,9 +34,9 @@ pub struct Message<'a> {
     /// The report's instant.
     pub at: Timestamp,
     /// The promotion path, upstream first.
-    pub path: Vec<String>,
-    /// `full` (every current finding) or `changes` (new and resolved since the last post).
-    pub mode: &'static str,
+    pub path: &'a [EnvName],
+    /// Every current finding, or only the changes since the last post.
+    pub mode: NotifyMode,
     /// The findings that pass the target's filter, most severe first.
     pub current: Vec<&'a Finding>,
     /// New since the last post (`changes` mode).
@@ -64,8 +61,13 @@ impl Message<'_> {
 
     /// One line: the title.
     pub fn title(&self) -> String {
-        let path = self.path.join(" → ");
-        if self.mode == "changes" {
+        let path = self
+            .path
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ");
+        if self.mode == NotifyMode::Changes {
             format!(
                 "envtrail: {} new, {} resolved on {path}",
                 self.new.len(),
@@ -96,7 +98,7 @@ impl Message<'_> {
 
     /// The lists to show, in order: (heading, findings).
     fn sections(&self) -> Vec<(&'static str, &[&Finding])> {
-        if self.mode == "changes" {
+        if self.mode == NotifyMode::Changes {
             let mut out = Vec::new();
             if !self.new.is_empty() {
                 out.push(("New", &self.new[..]));
@@ -326,23 +328,20 @@ fn text_message(
 }
 
 fn webhook(msg: &Message<'_>) -> Value {
-    let mut by_severity = serde_json::Map::new();
-    for (s, n) in msg.counts() {
-        by_severity.insert(s.as_str().into(), json!(n));
-    }
-    json!({
-        "schema": NOTIFY_SCHEMA,
-        "report_schema": REPORT_SCHEMA,
-        "target": msg.target,
-        "title": msg.title(),
-        "at": msg.at,
-        "path": msg.path,
-        "mode": msg.mode,
-        "total": msg.current.len(),
-        "by_severity": by_severity,
-        "findings": msg.current,
-        "new": msg.new,
-        "resolved": msg.resolved,
-        "report_url": msg.report_url,
-    })
+    let owned = |list: &[&Finding]| list.iter().map(|f| (*f).clone()).collect::<Vec<_>>();
+    let body = NotifyMessage {
+        schema: NOTIFY_SCHEMA.to_owned(),
+        target: msg.target.to_owned(),
+        title: msg.title(),
+        at: msg.at,
+        path: msg.path.to_vec(),
+        mode: msg.mode,
+        total: msg.current.len(),
+        by_severity: msg.counts().into_iter().collect(),
+        findings: owned(&msg.current),
+        new: owned(&msg.new),
+        resolved: owned(&msg.resolved),
+        report_url: msg.report_url.map(str::to_owned),
+    };
+    serde_json::to_value(&body).unwrap_or(Value::Null)
 }
