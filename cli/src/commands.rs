@@ -313,7 +313,9 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     let path = promotion_path(args.path.as_deref(), &config)?;
     let at = time_or_now(args.at.as_deref(), "--at")?;
     let store = open_existing(&cli.db)?;
+    let spinner = crate::progress::spinner("building the report");
     let (report, input) = build_report_and_input(&store, &path, at, &config.policy)?;
+    spinner.finish_and_clear();
     let format = out_format(cli.format, args.out.as_deref());
     let text = render::report_with_input(&report, &input, format)?;
     match &args.out {

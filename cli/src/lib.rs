@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod exit_codes;
 pub mod notify;
+pub mod progress;
 pub mod render;
 pub mod timearg;
 

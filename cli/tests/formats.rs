@@ -237,3 +237,25 @@ fn completions_and_the_man_page_come_from_the_clap_definitions() {
     assert!(man.stdout.contains(".TH envtrail 1"), "{}", man.stdout);
     assert!(man.stdout.contains("notify") && man.stdout.contains("metrics"));
 }
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let ws = Workspace::new();
+    let a = ws.write_json(
+        "a.json",
+        &snapshot("dev", "2026-11-01T10:00:00Z", &[("api", 'a', &[])]),
+    );
+    assert_eq!(ws.run(&["import", a.to_str().unwrap()]).code, 0);
+    let db = ws.db();
+    let tty = on_a_tty(
+        &ws,
+        &format!("--db {} report --path dev --out r.html", db.display()),
+        80,
+        false,
+    );
+    assert!(tty.contains("building the report"), "{tty}");
+    let piped = ws.run(&["report", "--path", "dev", "--out", "r.html"]);
+    assert_eq!(piped.code, 0);
+    assert!(!piped.stderr.contains("building"), "{}", piped.stderr);
+    assert!(!piped.stderr.contains('\u{1b}'));
+}
