@@ -220,3 +220,72 @@ pub(super) fn targets(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("envtrail.toml"), text)
+    }
+
+    #[test]
+    fn a_target_parses_with_defaults_and_filters() {
+        let config = parse(
+            "[[notify]]\nname = \"a\"\nkind = \"teams\"\nurl_file = \"/run/secrets/teams\"\n\
+             min_severity = \"high\"\nenvironments = [\"prod\"]\nkinds = [\"config_drift\"]\n\
+             retry_delay = \"250ms\"\n",
+        )
+        .unwrap();
+        let t = &config.notify[0];
+        assert_eq!(t.platform, Platform::Teams);
+        assert_eq!(t.url, UrlSource::File("/run/secrets/teams".into()));
+        assert_eq!(t.min_severity, Severity::High);
+        assert_eq!(t.max_findings, 10);
+        assert_eq!(t.retries, 4);
+        assert_eq!(t.retry_delay, Duration::from_millis(250));
+        assert!(t.kinds.contains(&FindingKind::ConfigDrift));
+    }
+
+    #[test]
+    fn bad_targets_name_the_key_and_line() {
+        let err = parse("[[notify]]\nname = \"a\"\nkind = \"irc\"\nurl_env = \"X\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":3: key `notify[0].kind`") && err.contains("irc"),
+            "{err}"
+        );
+        let err = parse(
+            "[[notify]]\nname = \"a\"\nkind = \"slack\"\nurl_env = \"X\"\nurl_file = \"f\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("exactly one of url_env"), "{err}");
+        let err = parse(
+            "[[notify]]\nname = \"a\"\nkind = \"slack\"\nurl_env = \"X\"\n\
+             [[notify]]\nname = \"a\"\nkind = \"slack\"\nurl_env = \"Y\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(":6: key `notify[1].name`") && err.contains("twice"),
+            "{err}"
+        );
+        let err = parse(
+            "[[notify]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://hooks.example.com/s3cret\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `url`"), "{err}");
+        let err = parse(
+            "[[notify]]\nname = \"a\"\nkind = \"slack\"\nurl_env = \"X\"\nmax_findings = 1000\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("notify[0].max_findings"), "{err}");
+    }
+}

@@ -345,3 +345,49 @@ fn webhook(msg: &Message<'_>) -> Value {
     };
     serde_json::to_value(&body).unwrap_or(Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_cut_with_an_ellipsis_and_markup_is_escaped() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+        assert_eq!(
+            slack_escape("<@here> & <x|y>"),
+            "&lt;@here&gt; &amp; &lt;x|y&gt;"
+        );
+    }
+
+    #[test]
+    fn an_empty_report_still_makes_a_message_on_every_platform() {
+        let path: Vec<EnvName> = vec!["dev".parse().unwrap(), "prod".parse().unwrap()];
+        let msg = Message {
+            target: "t",
+            at: envtrail_model::parse_time("2026-11-01T00:00:00Z").unwrap(),
+            path: &path,
+            mode: NotifyMode::Full,
+            current: vec![],
+            new: vec![],
+            resolved: vec![],
+            max_findings: 10,
+            report_url: None,
+        };
+        assert_eq!(msg.title(), "envtrail: 0 findings on dev → prod");
+        for p in [
+            Platform::Slack,
+            Platform::Teams,
+            Platform::GoogleChat,
+            Platform::Mattermost,
+            Platform::Webhook,
+        ] {
+            let body = build(p, &msg);
+            assert!(body.is_object(), "{p:?}");
+            assert!(
+                !body.to_string().contains(" more"),
+                "{p:?}: nothing omitted"
+            );
+        }
+    }
+}
