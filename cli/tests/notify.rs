@@ -43,6 +43,8 @@ struct State {
     /// Answers to give, in order (status, Retry-After); 200 once empty, or `fail_always`.
     script: VecDeque<(u16, Option<&'static str>)>,
     fail_always: Option<u16>,
+    /// Answer only after this long (a hung platform).
+    delay: Option<std::time::Duration>,
 }
 
 /// A chat platform stand-in: records requests, answers from a script.
@@ -107,6 +109,10 @@ impl Receiver {
         self.state.lock().unwrap().fail_always = status;
     }
 
+    fn delay(&self, delay: Option<std::time::Duration>) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
     fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
     }
@@ -129,6 +135,10 @@ async fn handle(
         .to_owned();
     let bytes = req.into_body().collect().await.unwrap().to_bytes();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let delay = state.lock().unwrap().delay;
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     let mut s = state.lock().unwrap();
     s.received.push(Received {
         path,
@@ -602,4 +612,64 @@ fn a_missing_url_variable_is_named_with_a_hint_and_no_url_in_config_is_accepted(
     let run = notify(&ws, &receiver, &[]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("unknown field `url`"), "{}", run.stderr);
+}
+
+#[test]
+fn a_hung_platform_times_out_and_is_retried_without_printing_the_url() {
+    let ws = Workspace::new();
+    store(&ws);
+    config(
+        &ws,
+        &HOOK_ONLY
+            .replace("timeout = \"5s\"", "timeout = \"300ms\"")
+            .replace("retries = 2", "retries = 1"),
+    );
+    let receiver = Receiver::start();
+    receiver.delay(Some(std::time::Duration::from_secs(2)));
+    let started = Instant::now();
+    let run = notify(&ws, &receiver, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        started.elapsed().as_secs_f64() < 4.0,
+        "each attempt is cut at 300ms"
+    );
+    assert!(
+        run.stderr.contains("delivery failed after 2 attempts"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("timed out") || run.stderr.contains("timeout"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn no_target_in_the_config_is_an_error_with_a_hint() {
+    let ws = Workspace::new();
+    store(&ws);
+    config(&ws, "");
+    let receiver = Receiver::start();
+    let run = notify(&ws, &receiver, &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no [[notify]] target"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: add a [[notify]] table"),
+        "{}",
+        run.stderr
+    );
+    config(&ws, HOOK_ONLY);
+    let run = notify(&ws, &receiver, &["--target", "nope"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("no target named \"nope\" (targets: hook)"),
+        "{}",
+        run.stderr
+    );
 }

@@ -199,10 +199,12 @@ async fn attempt(
     url: &str,
     body: &serde_json::Value,
 ) -> Result<(), Attempt> {
-    let response = client.post(url).json(body).send().await.map_err(|e| {
-        // reqwest's messages carry the URL: strip it.
-        Attempt::Retry(e.without_url().to_string(), None)
-    })?;
+    let response = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| Attempt::Retry(describe(e), None))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -218,6 +220,26 @@ async fn attempt(
     } else {
         Err(Attempt::Fatal(what))
     }
+}
+
+/// What went wrong with a request, without its URL (reqwest's messages carry it, and the URL is a
+/// credential): the kind of failure, then the causes' messages.
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "no answer before the timeout"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let e = e.without_url();
+    let mut text = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Posts `body`, retrying; returns the number of attempts.
