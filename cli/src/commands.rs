@@ -124,6 +124,8 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             "use --format table, json or markdown here, or run envtrail report --format html"
                 .into(),
         )
+    } else if text.starts_with("writing ") {
+        Some("the folder of --out must exist and be writable".into())
     } else if text.contains("no [[notify]] target") {
         Some(
             "add a [[notify]] table to envtrail.toml (docs/notify.md), or pass --config PATH"

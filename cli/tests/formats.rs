@@ -196,6 +196,14 @@ fn report_out_takes_the_format_from_the_extension_and_refuses_elsewhere() {
             .unwrap()
             .starts_with('{')
     );
+    let run = ws.run(&["report", "--path", "dev", "--out", "no/such/folder/r.html"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("writing no/such/folder/r.html")
+            && run.stderr.contains("hint: the folder of --out must exist"),
+        "{}",
+        run.stderr
+    );
     let run = ws.run(&["--format", "html", "envs"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
