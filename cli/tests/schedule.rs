@@ -122,6 +122,15 @@ fn the_kubernetes_manifests_are_read_only_non_root_and_keep_the_store() {
     );
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
     let script = container["args"][0].as_str().unwrap();
+    let check = Command::new("sh")
+        .args(["-n", "-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "the job's script is valid sh: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     for step in [
         "envtrail collect",
         "envtrail report --out",
@@ -155,6 +164,13 @@ fn the_github_workflow_gates_on_high_and_uploads_the_report() {
     let audit = &wf["jobs"]["audit"];
     let steps = audit["steps"].as_array().unwrap();
     let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    for run in &runs {
+        let check = Command::new("bash")
+            .args(["-n", "-c", run])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "not valid bash: {run}");
+    }
     assert!(
         runs.iter()
             .any(|r| r.trim() == "envtrail report --fail-on high"),
