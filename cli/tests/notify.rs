@@ -6,16 +6,10 @@
 
 mod support;
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, Response};
 use serde_json::Value;
+use support::receiver::{Receiver, SECRET};
 use support::{Run, Workspace, repo_root, snapshot};
 
 /// Checks a generic webhook body against the committed `schemas/notify.v1.schema.json`.
@@ -25,136 +19,6 @@ fn assert_notify_schema(doc: &Value) {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
-}
-
-const SECRET: &str = "T000-B000-XXXXsecretXXXX";
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    content_type: String,
-    body: Value,
-    at: Instant,
-}
-
-#[derive(Default)]
-struct State {
-    received: Vec<Received>,
-    /// Answers to give, in order (status, Retry-After); 200 once empty, or `fail_always`.
-    script: VecDeque<(u16, Option<&'static str>)>,
-    fail_always: Option<u16>,
-    /// Answer only after this long (a hung platform).
-    delay: Option<std::time::Duration>,
-}
-
-/// A chat platform stand-in: records requests, answers from a script.
-struct Receiver {
-    addr: SocketAddr,
-    state: Arc<Mutex<State>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Receiver {
-    fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(State::default()));
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => return,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let state = Arc::clone(&shared);
-                            tokio::spawn(async move {
-                                let service = hyper::service::service_fn(move |req| {
-                                    let state = Arc::clone(&state);
-                                    async move { Ok::<_, Infallible>(handle(req, &state).await) }
-                                });
-                                let io = hyper_util::rt::TokioIo::new(stream);
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(io, service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
-        });
-        Self {
-            addr,
-            state,
-            _stop: stop,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}/{SECRET}", self.addr)
-    }
-
-    fn script(&self, answers: &[(u16, Option<&'static str>)]) {
-        self.state.lock().unwrap().script = answers.iter().copied().collect();
-    }
-
-    fn fail_always(&self, status: Option<u16>) {
-        self.state.lock().unwrap().fail_always = status;
-    }
-
-    fn delay(&self, delay: Option<std::time::Duration>) {
-        self.state.lock().unwrap().delay = delay;
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    fn take(&self) -> Vec<Received> {
-        std::mem::take(&mut self.state.lock().unwrap().received)
-    }
-}
-
-async fn handle(
-    req: Request<hyper::body::Incoming>,
-    state: &Mutex<State>,
-) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_owned();
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let bytes = req.into_body().collect().await.unwrap().to_bytes();
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let delay = state.lock().unwrap().delay;
-    if let Some(d) = delay {
-        tokio::time::sleep(d).await;
-    }
-    let mut s = state.lock().unwrap();
-    s.received.push(Received {
-        path,
-        content_type,
-        body,
-        at: Instant::now(),
-    });
-    let (status, retry_after) = match s.fail_always {
-        Some(code) => (code, None),
-        None => s.script.pop_front().unwrap_or((200, None)),
-    };
-    let mut response = Response::builder().status(status);
-    if let Some(v) = retry_after {
-        response = response.header("retry-after", v);
-    }
-    response.body(Full::new(Bytes::from_static(b"ok"))).unwrap()
 }
 
 /// dev ran api a and web b, then moved web to d; prod runs api c (an unpromoted hotfix, high) and

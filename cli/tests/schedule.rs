@@ -291,3 +291,86 @@ fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
     assert_eq!(argv, ["/usr/local/bin/envtrail"]);
     assert!(text.contains("--locked"), "built from Cargo.lock");
 }
+
+/// The commands of `deploy/systemd/envtrail.service`, run as written (only the binary's and the
+/// state folder's paths replaced) against a stand-in cluster and a chat receiver, twice: the first
+/// run collects, writes the page and the metrics and posts (a `stale_snapshot`, from a 1 ms age
+/// limit); the second collects again and posts nothing, since nothing changed.
+#[test]
+fn the_scheduled_commands_run_end_to_end() {
+    use envtrail_k8s_standin::scenario::kind_fixtures;
+    use support::receiver::Receiver;
+
+    let cluster = StandIn::start(kind_fixtures());
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let kubeconfig = state.join("kubeconfig");
+    std::fs::write(&kubeconfig, StandIn::kubeconfig(&[("kind", &cluster)])).unwrap();
+    let config = state.join("envtrail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[promotion]\npath = [\"prod\"]\n[report]\nmax_snapshot_age = \"1ms\"\n[secrets]\nhmac_key_env = \"ENVTRAIL_HMAC_KEY\"\n\
+             [[environments.prod.kubernetes]]\nid = \"kind\"\nkubeconfig = \"{}\"\ncontext = \"kind\"\n\
+             [[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"ENVTRAIL_OPS_WEBHOOK\"\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let unit = std::fs::read_to_string(deploy("deploy/systemd/envtrail.service")).unwrap();
+    let commands: Vec<String> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecStart="))
+        .map(|c| {
+            c.replace("/usr/local/bin/envtrail", env!("CARGO_BIN_EXE_envtrail"))
+                .replace("/var/lib/envtrail", state.to_str().unwrap())
+        })
+        .collect();
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    let run_all = || {
+        for command in &commands {
+            // systemd runs `/bin/sh -c '…'` lines through sh, and the others directly.
+            let argv: Vec<String> = match command.strip_prefix("/bin/sh -c '") {
+                Some(script) => vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    script.trim_end_matches('\'').into(),
+                ],
+                None => command.split_whitespace().map(str::to_owned).collect(),
+            };
+            let out = Command::new(&argv[0])
+                .args(&argv[1..])
+                .current_dir(state)
+                .env("ENVTRAIL_DB", state.join("envtrail.db"))
+                .env("ENVTRAIL_CONFIG", &config)
+                .env("ENVTRAIL_HMAC_KEY", "schedule-test-key-0123456789")
+                .env("ENVTRAIL_OPS_WEBHOOK", receiver.url("ops"))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{command}: {stderr}");
+        }
+    };
+    run_all();
+    let page = std::fs::read_to_string(state.join("report.html")).unwrap();
+    assert!(
+        page.contains("<table id=\"matrix\">") && page.contains("coredns"),
+        "the page shows the cluster"
+    );
+    let prom = std::fs::read_to_string(state.join("envtrail.prom")).unwrap();
+    assert!(
+        prom.contains("envtrail_snapshot_present{environment=\"prod\"} 1"),
+        "{prom}"
+    );
+    let posted = receiver.take();
+    assert_eq!(posted.len(), 1, "the first run posts");
+    assert_eq!(posted[0].body["mode"], "changes");
+    assert_eq!(posted[0].body["new"][0]["kind"], "stale_snapshot");
+
+    run_all();
+    assert!(
+        receiver.take().is_empty(),
+        "nothing changed: nothing posted"
+    );
+}
