@@ -3,6 +3,7 @@
 //! (`[environments.<env>]`, typed in [`sources`]), the HMAC key's origin (`[secrets]`) and
 //! collection limits (`[collect]`). A bad file is an error naming the key and the line.
 
+pub mod notify;
 pub mod oci;
 pub mod sources;
 
@@ -75,6 +76,9 @@ struct RawConfig {
     collect: sources::RawCollect,
     /// The OCI registry enrichment.
     oci: Option<oci::RawOci>,
+    /// The targets of `envtrail notify`.
+    #[serde(default)]
+    notify: Vec<notify::RawTarget>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +135,8 @@ pub struct Config {
     pub collect: CollectConfig,
     /// The OCI registry enrichment (`[oci]`; off when the table is absent).
     pub oci: oci::OciSettings,
+    /// The targets of `envtrail notify` (`[[notify]]`).
+    pub notify: Vec<notify::NotifyTarget>,
 }
 
 impl Config {
@@ -266,7 +272,10 @@ impl Config {
             environments.insert(env, typed);
         }
 
+        let notify = notify::targets(file, text, &raw.notify)?;
+
         Ok(Config {
+            notify,
             file: Some(file.to_owned()),
             path,
             policy,

@@ -8,6 +8,8 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod exit_codes;
+pub mod notify;
+pub mod progress;
 pub mod render;
 pub mod timearg;
 

@@ -28,6 +28,8 @@ pub const ENVS_SCHEMA: &str = "envtrail.envs.v1";
 pub const VERIFY_SCHEMA: &str = "envtrail.verify.v1";
 /// Schema id of [`ImportResult`].
 pub const IMPORT_SCHEMA: &str = "envtrail.import.v1";
+/// Schema id of [`NotifyMessage`].
+pub const NOTIFY_SCHEMA: &str = "envtrail.notify.v1";
 
 /// Which snapshot of an environment an answer used, and the window it speaks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -323,4 +325,44 @@ pub struct ImportResult {
     pub schema: String,
     /// One per file.
     pub imported: Vec<ImportedSnapshot>,
+}
+
+/// What a `envtrail notify` message reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyMode {
+    /// Every finding that passes the target's filter (`findings`).
+    Full,
+    /// `--only-changes`: the findings new (`new`) or resolved (`resolved`) since the last
+    /// successful post to this target; `findings` still holds every current one.
+    Changes,
+}
+
+/// The body `envtrail notify` posts to a generic webhook target (`kind = "webhook"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyMessage {
+    /// `envtrail.notify.v1`.
+    pub schema: String,
+    /// The target's name from the config.
+    pub target: String,
+    /// One line for humans.
+    pub title: String,
+    /// The instant the report describes.
+    pub at: Timestamp,
+    /// The promotion path, upstream first.
+    pub path: Vec<EnvName>,
+    /// Full summary or changes only.
+    pub mode: NotifyMode,
+    /// Findings that pass the target's filter.
+    pub total: usize,
+    /// Those findings per severity.
+    pub by_severity: BTreeMap<Severity, usize>,
+    /// Those findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// New since the last successful post (`changes` mode; empty otherwise).
+    pub new: Vec<Finding>,
+    /// Resolved since the last successful post (`changes` mode; empty otherwise).
+    pub resolved: Vec<Finding>,
+    /// The HTML report's address, when the target has a `report_url`.
+    pub report_url: Option<String>,
 }

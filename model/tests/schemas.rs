@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, Comparison, DIFF_SCHEMA, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
-    IMPORT_SCHEMA, ImportResult, REPORT_SCHEMA, Report, VERIFY_SCHEMA, VerifyResult,
+    IMPORT_SCHEMA, ImportResult, NOTIFY_SCHEMA, NotifyMessage, REPORT_SCHEMA, Report,
+    VERIFY_SCHEMA, VerifyResult,
 };
 use envtrail_model::{SNAPSHOT_SCHEMA, Snapshot};
 use schemars::{Schema, schema_for};
@@ -84,6 +85,10 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "import.v1.schema.json",
             finish(schema_for!(ImportResult), IMPORT_SCHEMA),
+        ),
+        (
+            "notify.v1.schema.json",
+            finish(schema_for!(NotifyMessage), NOTIFY_SCHEMA),
         ),
     ]
 }

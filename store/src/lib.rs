@@ -39,6 +39,7 @@ mod import;
 mod interval;
 mod lookup;
 mod members;
+mod notify;
 mod prepare;
 mod query;
 mod schema;
@@ -60,6 +61,7 @@ use envtrail_model::{ComponentName, ComponentState};
 use rusqlite::Connection;
 
 pub use error::{Body, Scope, StoreError};
+pub use notify::NotifyState;
 pub use schema::SCHEMA_VERSION;
 
 /// An open store: one SQLite connection. Readers may open the same file concurrently; imports are

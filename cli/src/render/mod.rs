@@ -2,6 +2,10 @@
 //! field), `table` for terminals and `markdown` for PR comments. Data goes to stdout; nothing here
 //! prints.
 
+pub mod html;
+pub mod junit;
+pub mod matrix;
+pub mod metrics;
 mod tables;
 
 use anyhow::Result;
@@ -242,10 +246,26 @@ pub fn comparison(result: &Comparison, format: Format) -> Result<String> {
     Ok(doc.finish())
 }
 
-/// `envtrail report`.
+/// `envtrail report` in any format; `input` (what the report was computed from) is needed for
+/// the HTML page's matrix.
+pub fn report_with_input(
+    result: &Report,
+    input: &envtrail_model::view::ReportInput,
+    format: Format,
+) -> Result<String> {
+    match format {
+        Format::Html => html::report(result, &matrix::build(input, result)),
+        _ => report(result, format),
+    }
+}
+
+/// `envtrail report` (every format but `html`, which needs [`report_with_input`]).
 pub fn report(result: &Report, format: Format) -> Result<String> {
-    if format == Format::Json {
-        return json(result);
+    match format {
+        Format::Json => return json(result),
+        Format::Junit => return junit::report(result),
+        Format::Html => anyhow::bail!("the html format needs the report's input"),
+        Format::Table | Format::Markdown => {}
     }
     let mut doc = Doc::new(format);
     doc.heading(&format!(
@@ -286,7 +306,7 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
     if result.findings.is_empty() {
         doc.line("no findings");
     } else {
-        doc.table(
+        doc.table_with_severity(
             &["severity", "kind", "component", "environment", "message"],
             result.findings.iter().map(|f| {
                 let env = match &f.related_environment {
@@ -304,6 +324,7 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
                     f.message.clone(),
                 ]
             }),
+            Some(0),
         );
     }
     let s = &result.summary;

@@ -83,6 +83,14 @@ pub const RESOURCES: &[Resource] = &[
     resource!("", "pods", "Pod", true, Some("po")),
     resource!("", "configmaps", "ConfigMap", true, Some("cm")),
     resource!("", "secrets", "Secret", true, None),
+    resource!("", "serviceaccounts", "ServiceAccount", true, Some("sa")),
+    resource!(
+        "",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        Some("pvc")
+    ),
     resource!("apps", "deployments", "Deployment", true, Some("deploy")),
     resource!("apps", "replicasets", "ReplicaSet", true, Some("rs")),
     resource!("apps", "statefulsets", "StatefulSet", true, Some("sts")),
