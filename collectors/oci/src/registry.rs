@@ -202,7 +202,11 @@ impl Registry {
                 matches!(answer, Ok(None))
             })
             .await;
-        Ok(if *open { OPEN.clone() } else { self.auth.clone() })
+        Ok(if *open {
+            OPEN.clone()
+        } else {
+            self.auth.clone()
+        })
     }
 
     /// The host it talks to.

@@ -265,7 +265,11 @@ async fn identity_token_is_exchanged_at_the_token_realm_per_repository() {
         let creds = Credentials::Bearer {
             token: signer.mint(repo, &["pull", "push"]),
         };
-        let c = Registry::new(&plain(&addr, creds.clone()), &creds, Duration::from_secs(10));
+        let c = Registry::new(
+            &plain(&addr, creds.clone()),
+            &creds,
+            Duration::from_secs(10),
+        );
         let labels = [("org.opencontainers.image.revision", "abc123")];
         let img = push_image(&c, repo, Some(tag), "linux/amd64", &labels, repo)
             .await
