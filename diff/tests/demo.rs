@@ -229,7 +229,7 @@ fn demo_report_matches_the_oracle() {
         "high unpromoted_hotfix prod payments-api staging [] [6cb211a25e79]",
         "high skipped_environment prod inventory-api staging [] [4711c00f0abe]",
         "high collection_gap prod - - [aws/123456789012/eu-west-1] []",
-        "high unverified_artifact prod payments-api - [signature] [6cb211a25e79]",
+        "high unverified_artifact prod legacy-reports - [signature] [7c7e2fb3d7f1]",
         "medium out_of_order_promotion prod orders-worker staging [] [53933a9eaa9c]",
         "medium out_of_band_change prod orders-worker - [DB_HOST] [53933a9eaa9c]",
         "medium orphan_component prod legacy-reports - [] []",
@@ -269,7 +269,7 @@ fn demo_report_matches_the_oracle() {
     assert!(
         unverified
             .message
-            .contains("6cb211a25e79 (signature missing)"),
+            .contains("7c7e2fb3d7f1 (signature missing)"),
         "{}",
         unverified.message
     );
