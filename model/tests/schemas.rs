@@ -26,6 +26,9 @@ use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, Comparison, DIFF_SCHEMA, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
     IMPORT_SCHEMA, ImportResult, REPORT_SCHEMA, Report, VERIFY_SCHEMA, VerifyResult,
 };
+use envtrail_model::evidence::{
+    EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceCheck, EvidenceFile,
+};
 use envtrail_model::{SNAPSHOT_SCHEMA, Snapshot};
 use schemars::{Schema, schema_for};
 use serde_json::{Map, Value, json};
@@ -84,6 +87,14 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "import.v1.schema.json",
             finish(schema_for!(ImportResult), IMPORT_SCHEMA),
+        ),
+        (
+            "evidence.v1.schema.json",
+            finish(schema_for!(EvidenceFile), EVIDENCE_SCHEMA),
+        ),
+        (
+            "evidence-check.v1.schema.json",
+            finish(schema_for!(EvidenceCheck), EVIDENCE_CHECK_SCHEMA),
         ),
     ]
 }
