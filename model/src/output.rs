@@ -324,3 +324,35 @@ pub struct ImportResult {
     /// One per file.
     pub imported: Vec<ImportedSnapshot>,
 }
+
+/// One snapshot's place in the hash chain, as `--evidence` prints it: recompute
+/// `link = sha256(previous_link || "\n" || content_hash)` and follow the links to the chain head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainLink {
+    /// The store's id (global import order).
+    pub id: i64,
+    /// The environment.
+    pub environment: EnvName,
+    /// The environment's own snapshot number.
+    pub seq: i64,
+    /// When it was taken.
+    pub taken_at: Timestamp,
+    /// The root over its items (component states and artifact facts).
+    pub items_root: String,
+    /// sha256 of its canonical header and items root.
+    pub content_hash: String,
+    /// The link of the snapshot before it in the chain.
+    pub previous_link: String,
+    /// Its link.
+    pub link: String,
+}
+
+/// What `--evidence` adds to `asof` and `history`: the chain links of every snapshot the answer
+/// rests on, and the chain head they lead to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainEvidence {
+    /// The snapshots, by id.
+    pub links: Vec<ChainLink>,
+    /// The store's chain head when the answer was given.
+    pub chain_head: Option<String>,
+}
