@@ -171,10 +171,7 @@ fn check_bodies(bundle: &EvidenceBundle) -> Vec<String> {
         };
         for (key, hash) in &members.components {
             let Some(hash) = hash else { continue };
-            let disclosed = bundle
-                .component
-                .as_ref()
-                .is_none_or(|c| c.as_str() == key);
+            let disclosed = bundle.component.as_ref().is_none_or(|c| c.as_str() == key);
             if disclosed && !bundle.states.contains_key(hash) {
                 missing.insert(format!(
                     "the state {hash} of component {key} (first in {}) is missing from the bundle",

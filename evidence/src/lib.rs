@@ -103,14 +103,16 @@ pub fn open(bytes: &[u8], pinned: Option<&PublicKey>) -> EvidenceCheck {
         }
     };
     check.key_id = Some(signature.key_id.clone());
-    check.problems.extend(check_signature(&signature, payload, pinned));
+    check
+        .problems
+        .extend(check_signature(&signature, payload, pinned));
 
     let bundle: EvidenceBundle = match serde_json::from_slice(payload) {
         Ok(b) => b,
         Err(e) => {
-            check
-                .problems
-                .push(format!("the bundle is not an {EVIDENCE_SCHEMA} bundle: {e}"));
+            check.problems.push(format!(
+                "the bundle is not an {EVIDENCE_SCHEMA} bundle: {e}"
+            ));
             return check;
         }
     };
@@ -161,7 +163,9 @@ fn check_signature(
 ) -> Vec<String> {
     let named = match PublicKey::from_pem(&signature.public_key, std::path::Path::new("bundle")) {
         Ok(k) => k,
-        Err(_) => return vec!["the public key named in the signature is not an Ed25519 key".into()],
+        Err(_) => {
+            return vec!["the public key named in the signature is not an Ed25519 key".into()];
+        }
     };
     let mut problems = Vec::new();
     if named.key_id() != signature.key_id {

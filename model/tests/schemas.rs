@@ -22,12 +22,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use envtrail_model::evidence::{
+    EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceCheck, EvidenceFile,
+};
 use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, Comparison, DIFF_SCHEMA, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
     IMPORT_SCHEMA, ImportResult, REPORT_SCHEMA, Report, VERIFY_SCHEMA, VerifyResult,
-};
-use envtrail_model::evidence::{
-    EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceCheck, EvidenceFile,
 };
 use envtrail_model::{SNAPSHOT_SCHEMA, Snapshot};
 use schemars::{Schema, schema_for};

@@ -19,8 +19,8 @@ use rusqlite::params;
 use crate::Store;
 use crate::error::{Body, Fail, Scope, StoreError};
 use crate::lookup::{
-    KIND_ARTIFACT, KIND_COMPONENT, decode, from_nanos, max_seq, parse_name,
-    query_nanos, require_env, snapshot_after, snapshot_at,
+    KIND_ARTIFACT, KIND_COMPONENT, decode, from_nanos, max_seq, parse_name, query_nanos,
+    require_env, snapshot_after, snapshot_at,
 };
 use crate::members::{Bodies, Member, members_at, select};
 
@@ -224,7 +224,9 @@ fn slot(
     seq: i64,
     kind: i64,
 ) -> &mut BTreeMap<String, Option<String>> {
-    let delta = deltas.get_mut(&seq).expect("every seq of the range has a delta");
+    let delta = deltas
+        .get_mut(&seq)
+        .expect("every seq of the range has a delta");
     if kind == KIND_COMPONENT {
         &mut delta.components
     } else {
