@@ -28,22 +28,29 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Envs => envs(cli),
         Command::Diff { left, right, at } => diff(cli, left, right, at.as_deref()),
         Command::Report(args) => report(cli, args),
-        Command::Asof { env, time } => asof(cli, env, time),
+        Command::Asof {
+            env,
+            time,
+            evidence,
+        } => asof(cli, env, time, *evidence),
         Command::History {
             env,
             component,
             since,
             until,
+            evidence,
         } => history(
             cli,
             env,
             component.as_deref(),
             since.as_deref(),
             until.as_deref(),
+            *evidence,
         ),
         Command::Verify => verify(cli),
         Command::Collect { envs } => crate::collect::collect(cli, envs),
         Command::Init { force } => crate::collect::init(cli, *force),
+        Command::Evidence(command) => crate::evidence::run(cli, command),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
 }
@@ -61,14 +68,14 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
 }
 
 /// Opens an existing store for reading: a missing file is an error, not a new empty store.
-fn open_existing(db: &Path) -> Result<Store> {
+pub(crate) fn open_existing(db: &Path) -> Result<Store> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
     Store::open(db).with_context(|| format!("opening store {}", db.display()))
 }
 
-fn print(text: &str) -> Result<()> {
+pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {
@@ -210,7 +217,7 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
 }
 
-fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
+fn asof(cli: &Cli, env: &str, time: &str, evidence: bool) -> Result<Outcome> {
     let store = open_existing(&cli.db)?;
     let env = env_name(env)?;
     let at = envtrail_model::parse_time(time).context("argument TIME")?;
@@ -233,7 +240,14 @@ fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
         evidence: envtrail_diff::evidence(&state),
         components,
         artifacts: state.artifacts.values().cloned().collect(),
+        chain: None,
     };
+    let mut answer = answer;
+    if evidence {
+        let mut ids: Vec<i64> = answer.components.iter().map(|c| c.since.id).collect();
+        ids.push(state.snapshot.id);
+        answer.chain = Some(crate::evidence::chain(&store, &ids)?);
+    }
     print(&render::asof(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }
@@ -244,6 +258,7 @@ fn history(
     component: Option<&str>,
     since: Option<&str>,
     until: Option<&str>,
+    evidence: bool,
 ) -> Result<Outcome> {
     let config = Config::load(cli.config.as_deref())?;
     let store = open_existing(&cli.db)?;
@@ -288,7 +303,17 @@ fn history(
         since,
         until,
         events,
+        chain: None,
     };
+    let mut answer = answer;
+    if evidence {
+        let ids: Vec<i64> = answer
+            .events
+            .iter()
+            .flat_map(|e| std::iter::once(e.snapshot.id).chain(e.previous.as_ref().map(|p| p.id)))
+            .collect();
+        answer.chain = Some(crate::evidence::chain(&store, &ids)?);
+    }
     print(&render::history(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }

@@ -7,6 +7,7 @@ pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod evidence;
 pub mod exit_codes;
 pub mod render;
 pub mod timearg;

@@ -221,6 +221,9 @@ pub struct AsOf {
     pub components: Vec<AsOfComponent>,
     /// Artifact facts recorded in the snapshot.
     pub artifacts: Vec<Artifact>,
+    /// With `--evidence`: the chain links of the snapshots the answer rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainEvidence>,
 }
 
 /// One change in `envtrail history`.
@@ -249,6 +252,9 @@ pub struct History {
     pub until: Option<Timestamp>,
     /// Changes, oldest first.
     pub events: Vec<HistoryEvent>,
+    /// With `--evidence`: the chain links of every snapshot the events name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainEvidence>,
 }
 
 /// One environment in `envtrail envs`.

@@ -2,7 +2,10 @@
 //! field), `table` for terminals and `markdown` for PR comments. Data goes to stdout; nothing here
 //! prints.
 
+mod evidence;
 mod tables;
+
+pub use evidence::evidence_check;
 
 use anyhow::Result;
 use envtrail_model::output::{
@@ -439,6 +442,9 @@ pub fn asof(result: &AsOf, format: Format) -> Result<String> {
         ],
         rows,
     );
+    if let Some(chain) = &result.chain {
+        evidence::chain(&mut doc, chain);
+    }
     Ok(doc.finish())
 }
 
@@ -464,6 +470,9 @@ pub fn history(result: &History, format: Format) -> Result<String> {
             ]
         }),
     );
+    if let Some(chain) = &result.chain {
+        evidence::chain(&mut doc, chain);
+    }
     Ok(doc.finish())
 }
 
