@@ -38,7 +38,13 @@ fn demo_shows_every_finding_kind_and_exits_by_threshold() {
         .collect();
     // The backbone's eleven kinds (issue 2). The artifact kinds (mutable_tag, unverified_artifact)
     // need registry facts and an artifact policy; the demo does not carry examples of them yet.
-    let artifact_kinds = [FindingKind::MutableTag, FindingKind::UnverifiedArtifact];
+    // unmerged_hotfix needs git repositories (merge-back facts); its end-to-end test is
+    // cli/tests/merge_back.rs.
+    let artifact_kinds = [
+        FindingKind::MutableTag,
+        FindingKind::UnverifiedArtifact,
+        FindingKind::UnmergedHotfix,
+    ];
     for kind in FindingKind::ALL
         .iter()
         .filter(|k| !artifact_kinds.contains(k))

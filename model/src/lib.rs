@@ -33,6 +33,7 @@ pub mod evidence;
 pub mod finding;
 pub mod names;
 pub mod output;
+pub mod revision;
 pub mod snapshot;
 pub mod state;
 pub mod time;
