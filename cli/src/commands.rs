@@ -212,7 +212,16 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     }
     let at = time_or_now(args.at.as_deref(), "--at")?;
     let store = open_existing(&cli.db)?;
-    let report = build_report(&store, &path, at, &config.policy)?;
+    let report = if config.merge_back.repositories.is_empty() {
+        build_report(&store, &path, at, &config.policy)?
+    } else {
+        // Merge-back needs the revisions of what runs: the same input, plus git facts.
+        let input = store.report_input(&path, at)?;
+        let facts = crate::merge_back::facts(&input, &config.merge_back);
+        let mut report = envtrail_diff::report_with_merge_facts(&input, &config.policy, &facts)?;
+        report.chain_head = store.chain_head()?;
+        report
+    };
     print(&render::report(&report, cli.format)?)?;
     Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
 }

@@ -3,6 +3,7 @@
 //! (`[environments.<env>]`, typed in [`sources`]), the HMAC key's origin (`[secrets]`) and
 //! collection limits (`[collect]`). A bad file is an error naming the key and the line.
 
+pub mod merge_back;
 pub mod oci;
 pub mod sources;
 
@@ -75,6 +76,9 @@ struct RawConfig {
     collect: sources::RawCollect,
     /// The OCI registry enrichment.
     oci: Option<oci::RawOci>,
+    /// Hotfix merge-back: repositories of the running revisions.
+    #[serde(default)]
+    merge_back: merge_back::RawMergeBack,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +135,8 @@ pub struct Config {
     pub collect: CollectConfig,
     /// The OCI registry enrichment (`[oci]`; off when the table is absent).
     pub oci: oci::OciSettings,
+    /// Hotfix merge-back (`[merge_back]`; off without repositories).
+    pub merge_back: merge_back::MergeBackConfig,
 }
 
 impl Config {
@@ -244,6 +250,7 @@ impl Config {
         let spans = sources::Spans { file, text };
         let secrets = sources::secrets(&spans, &raw.secrets)?;
         let collect = sources::collect(&spans, &raw.collect)?;
+        let merge_back = merge_back::merge_back(&spans, &raw.merge_back)?;
         let mut environments = BTreeMap::new();
         let oci = oci::oci(
             file,
@@ -275,6 +282,7 @@ impl Config {
             secrets,
             collect,
             oci,
+            merge_back,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod evidence;
 pub mod exit_codes;
+pub mod merge_back;
 pub mod render;
 pub mod timearg;
 

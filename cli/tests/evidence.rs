@@ -270,3 +270,46 @@ fn asof_and_history_evidence_print_links_that_recompute() {
     assert!(run.stdout.contains("chain head: "), "{}", run.stdout);
     assert!(run.stdout.contains(head), "{}", run.stdout);
 }
+
+fn assert_valid(schema_file: &str, doc: &serde_json::Value) {
+    let path = support::repo_root().join("schemas").join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
+}
+
+#[test]
+fn the_bundle_the_check_and_the_evidence_fields_match_their_schemas() {
+    let ws = Workspace::new();
+    demo_store(&ws);
+    assert_eq!(ws.run(&["evidence", "keygen", "--out", "k.pem"]).code, 0);
+    assert_eq!(export(&ws, &[]).code, 0);
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path("b.json")).unwrap()).unwrap();
+    assert_valid("evidence.v1.schema.json", &bundle);
+    let check = ws
+        .run(&["--format", "json", "evidence", "verify", "b.json"])
+        .json();
+    assert_valid("evidence-check.v1.schema.json", &check);
+    let asof = ws
+        .run(&[
+            "--format",
+            "json",
+            "asof",
+            "prod",
+            "2026-11-16",
+            "--evidence",
+        ])
+        .json();
+    assert_valid("asof.v1.schema.json", &asof);
+    let history = ws
+        .run(&["--format", "json", "history", "prod", "--evidence"])
+        .json();
+    assert_valid("history.v1.schema.json", &history);
+    assert!(history["chain"]["links"].as_array().unwrap().len() >= 3);
+}

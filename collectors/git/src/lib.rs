@@ -12,9 +12,13 @@
 //! - A commit the repository does not have, or a repository that cannot be opened, gives
 //!   `unknown` with the reason: never `unmerged`.
 //!
-//! Repositories are local paths or `file://` URLs, opened where they are, or remote URLs looked up
-//! in the cache directory (`<cache>/<url with every non-alphanumeric byte as _>`, see
-//! [`local_path`]). A remote not in the cache is `unknown`.
+//! Repositories are local paths or `file://` URLs, opened where they are, or remote URLs kept as
+//! bare mirrors in the cache directory (`<cache>/<url with every non-alphanumeric byte as _>`, see
+//! [`local_path`]). [`check`] refreshes a remote's mirror first with [`fetch_into_cache`], which
+//! runs `git clone --mirror` / `git remote update --prune` so that private repositories use the
+//! usual git credentials (credential helpers, ssh keys); the ancestry itself is read with gix. A
+//! fetch that fails or times out makes every revision of that repository `unknown` (a stale
+//! mirror could miss a merge and claim `unmerged` falsely).
 //!
 //! ```no_run
 //! use envtrail_collect_git::{RepoSpec, check};
@@ -72,14 +76,76 @@ pub enum GitError {
         /// What went wrong (gix's error, rendered).
         message: String,
     },
-    /// A remote repository is not in the cache.
-    #[error("remote repository {url} is not in the cache ({path}); fetch it first")]
-    NotCached {
+    /// A remote repository could not be fetched into the cache.
+    #[error("fetching remote repository {url} into {path} failed: {why}")]
+    Fetch {
         /// The URL.
         url: String,
-        /// Where it was expected.
+        /// The cache entry.
         path: PathBuf,
+        /// git's message, or the timeout.
+        why: String,
     },
+}
+
+/// How long one fetch may take.
+pub const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Clones `url` as a bare mirror into the cache, or updates the mirror already there, with the
+/// git binary (the usual credentials apply; prompts are disabled). Returns the mirror's path.
+pub fn fetch_into_cache(url: &str, cache_dir: &Path) -> Result<PathBuf, GitError> {
+    use std::process::{Command, Stdio};
+    let path = cache_dir.join(cache_name(url));
+    let fail = |why: String| GitError::Fetch {
+        url: url.to_owned(),
+        path: path.clone(),
+        why,
+    };
+    std::fs::create_dir_all(cache_dir).map_err(|e| fail(format!("creating the cache: {e}")))?;
+    let mut cmd = Command::new("git");
+    if path.join("HEAD").exists() {
+        cmd.arg("--git-dir")
+            .arg(&path)
+            .args(["remote", "update", "--prune"]);
+    } else {
+        cmd.args(["clone", "--mirror", "--quiet", url]).arg(&path);
+    }
+    let mut child = cmd
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("running git: {e}")))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > FETCH_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "timed out after {}s",
+                    FETCH_TIMEOUT.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    };
+    if !status.success() {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            use std::io::Read as _;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let last = stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(fail(format!("git exited with {status}: {}", last.trim())));
+    }
+    Ok(path)
 }
 
 /// Where the repository of `url` is read from: the path itself, or its cache entry.
@@ -206,13 +272,11 @@ struct Checked {
 
 impl Checked {
     fn load(spec: &RepoSpec, cache_dir: &Path) -> Result<Checked, GitError> {
-        let path = local_path(&spec.url, cache_dir);
-        if is_remote(&spec.url) && !path.exists() {
-            return Err(GitError::NotCached {
-                url: spec.url.clone(),
-                path,
-            });
-        }
+        let path = if is_remote(&spec.url) {
+            fetch_into_cache(&spec.url, cache_dir)?
+        } else {
+            local_path(&spec.url, cache_dir)
+        };
         let repo = gix::open(&path).map_err(|source| GitError::Open {
             url: spec.url.clone(),
             path: path.clone(),

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use envtrail_collect_git::{RepoSpec, cache_name, check, is_remote, local_path};
+use envtrail_collect_git::{RepoSpec, cache_name, check, fetch_into_cache, is_remote, local_path};
 use envtrail_model::revision::MergeStatus;
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -169,7 +169,7 @@ fn unreachable_or_unreadable_repositories_give_unknown_never_unmerged() {
     let f = &facts[&r.hotfix];
     assert_eq!(f.status, MergeStatus::Unknown);
     assert!(
-        f.detail.as_ref().unwrap().contains("not in the cache"),
+        f.detail.as_ref().unwrap().contains("fetching remote repository"),
         "{f:?}"
     );
 
@@ -203,4 +203,45 @@ fn scp_like_urls_are_remote() {
     assert!(is_remote("git@github.com:acme/shop.git"));
     assert!(!is_remote("/srv/git/shop"));
     assert!(!is_remote("relative/dir"));
+}
+
+#[test]
+fn a_remote_is_mirrored_into_the_cache_then_updated() {
+    let r = repo();
+    let cache = tempfile::tempdir().unwrap();
+    // A file:// URL stands for the remote: `git clone --mirror` treats it like any other URL.
+    let url = format!("file://{}", r.path.display());
+    let mirror = fetch_into_cache(&url, cache.path()).unwrap();
+    assert_eq!(mirror, cache.path().join(cache_name(&url)));
+    assert!(mirror.join("HEAD").exists());
+    let facts = check(
+        &spec(mirror.to_str().unwrap()),
+        cache.path(),
+        std::slice::from_ref(&r.hotfix),
+    );
+    assert_eq!(facts[&r.hotfix].status, MergeStatus::Unmerged);
+    assert_eq!(facts[&r.hotfix].branches, ["hotfix/1.4.2"]);
+
+    // The hotfix is merged upstream; the next fetch updates the mirror and the fact.
+    git(
+        &r.path,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "merge hotfix",
+            "hotfix/1.4.2",
+        ],
+    );
+    fetch_into_cache(&url, cache.path()).unwrap();
+    let facts = check(
+        &spec(mirror.to_str().unwrap()),
+        cache.path(),
+        std::slice::from_ref(&r.hotfix),
+    );
+    assert_eq!(facts[&r.hotfix].status, MergeStatus::Merged);
+
+    let err = fetch_into_cache("file:///nonexistent/repo.git", cache.path()).unwrap_err();
+    assert!(err.to_string().contains("git exited"), "{err}");
 }
