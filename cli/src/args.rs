@@ -146,7 +146,8 @@ pub enum EvidenceCommand {
         /// Disclose only this component's states and artifacts (the others keep only their hashes).
         #[arg(long)]
         component: Option<String>,
-        /// The Ed25519 private key, PKCS#8 PEM (`evidence keygen` or `openssl genpkey -algorithm ed25519`).
+        /// The private key: Ed25519 PKCS#8 PEM (`evidence keygen`, `openssl genpkey -algorithm
+        /// ed25519`) or a cosign key (`cosign generate-key-pair`; password in COSIGN_PASSWORD).
         #[arg(long, env = "ENVTRAIL_EVIDENCE_KEY")]
         key: PathBuf,
         /// Where to write the bundle.

@@ -27,6 +27,17 @@ pub enum EvidenceError {
     /// A key could not be encoded.
     #[error("encoding the key")]
     Encode(#[source] ed25519_dalek::pkcs8::Error),
+    /// A cosign key could not be used.
+    #[error("key {path}: {why}")]
+    Cosign {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong (never the key's bytes or the password).
+        why: String,
+    },
+    /// A cosign private key cannot be written out by envtrail.
+    #[error("a cosign key is not exported by envtrail")]
+    NotExportable,
     /// A public key could not be encoded.
     #[error("encoding the public key")]
     EncodePublic(#[source] ed25519_dalek::pkcs8::spki::Error),

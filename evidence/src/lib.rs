@@ -39,16 +39,16 @@
 //! ```
 
 pub mod check;
+#[cfg(feature = "cosign")]
+mod cosign;
 mod error;
 mod key;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signer as _, Verifier as _};
 use envtrail_model::canonical::canonical_json;
 use envtrail_model::evidence::{
     EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceBundle, EvidenceCheck, EvidenceSignature,
-    SignatureAlgorithm,
 };
 
 pub use error::EvidenceError;
@@ -64,10 +64,10 @@ pub fn seal(bundle: &EvidenceBundle, key: &SigningKey) -> Vec<u8> {
     let payload = canonical_json(bundle);
     let public = key.public_key();
     let signature = EvidenceSignature {
-        algorithm: SignatureAlgorithm::Ed25519,
+        algorithm: key.algorithm(),
         public_key: public.to_pem(),
         key_id: public.key_id(),
-        value: STANDARD.encode(key.0.sign(&payload).to_bytes()),
+        value: STANDARD.encode(key.sign(&payload)),
     };
     let mut out = Vec::with_capacity(payload.len() + 512);
     out.extend_from_slice(PREFIX.as_bytes());
@@ -194,11 +194,15 @@ fn check_signature(
             return problems;
         }
     };
-    let Ok(sig) = ed25519_dalek::Signature::from_slice(&value) else {
-        problems.push("the signature value is not an Ed25519 signature (64 bytes)".into());
+    if key.algorithm() != signature.algorithm {
+        problems.push(format!(
+            "the signature says {} but the key is {}",
+            signature.algorithm.as_str(),
+            key.algorithm().as_str()
+        ));
         return problems;
-    };
-    if key.0.verify(payload, &sig).is_err() {
+    }
+    if !key.verifies(payload, &value) {
         problems.push(
             "the signature does not verify over the bundle's bytes: the bundle was altered \
              after signing, or signed by another key"

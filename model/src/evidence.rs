@@ -68,6 +68,9 @@ pub struct EvidenceSignature {
 pub enum SignatureAlgorithm {
     /// Ed25519 (RFC 8032) over the bundle bytes.
     Ed25519,
+    /// ECDSA P-256 with SHA-256, ASN.1 DER signature: cosign's key-pair signatures.
+    #[serde(rename = "ecdsa-p256-sha256")]
+    EcdsaP256Sha256,
 }
 
 impl SignatureAlgorithm {
@@ -75,6 +78,7 @@ impl SignatureAlgorithm {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ed25519 => "ed25519",
+            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
         }
     }
 }

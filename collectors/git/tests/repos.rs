@@ -169,7 +169,10 @@ fn unreachable_or_unreadable_repositories_give_unknown_never_unmerged() {
     let f = &facts[&r.hotfix];
     assert_eq!(f.status, MergeStatus::Unknown);
     assert!(
-        f.detail.as_ref().unwrap().contains("fetching remote repository"),
+        f.detail
+            .as_ref()
+            .unwrap()
+            .contains("fetching remote repository"),
         "{f:?}"
     );
 
