@@ -313,3 +313,74 @@ fn the_bundle_the_check_and_the_evidence_fields_match_their_schemas() {
     assert_valid("history.v1.schema.json", &history);
     assert!(history["chain"]["links"].as_array().unwrap().len() >= 3);
 }
+
+#[test]
+fn a_cosign_key_pair_signs_and_its_public_key_pins() {
+    use sigstore::crypto::SigningScheme;
+    let ws = Workspace::new();
+    demo_store(&ws);
+    // What `cosign generate-key-pair` writes: an encrypted private key and cosign.pub.
+    let pair = SigningScheme::ECDSA_P256_SHA256_ASN1
+        .create_signer()
+        .unwrap()
+        .to_sigstore_keypair()
+        .unwrap();
+    ws.write(
+        "cosign.key",
+        &pair.private_key_to_encrypted_pem(b"s3cret").unwrap(),
+    );
+    ws.write("cosign.pub", &pair.public_key_to_pem().unwrap());
+    let run = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_envtrail"))
+            .current_dir(ws.dir.path())
+            .arg("--db")
+            .arg(ws.db())
+            .args([
+                "evidence",
+                "export",
+                "--env",
+                "prod",
+                "--from",
+                "2026-11-13",
+                "--to",
+                "2026-11-18",
+                "--key",
+                "cosign.key",
+                "--out",
+                "c.json",
+            ])
+            .env("COSIGN_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let wrong = run("nope");
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("password"));
+    let ok = run("s3cret");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let check = ws.run(&[
+        "--format",
+        "json",
+        "evidence",
+        "verify",
+        "c.json",
+        "--key",
+        "cosign.pub",
+    ]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    let bundle = std::fs::read_to_string(ws.path("c.json")).unwrap();
+    assert!(bundle.contains("\"algorithm\":\"ecdsa-p256-sha256\""));
+    assert_eq!(ws.run(&["evidence", "keygen", "--out", "ed.pem"]).code, 0);
+    let other = ws.run(&["evidence", "verify", "c.json", "--key", "ed.pem.pub"]);
+    assert_eq!(other.code, 1);
+    assert!(
+        other.stdout.contains("not by the key given"),
+        "{}",
+        other.stdout
+    );
+}
