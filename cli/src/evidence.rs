@@ -53,7 +53,13 @@ pub fn chain(store: &Store, ids: &[i64]) -> Result<ChainEvidence> {
 fn read_signing_key(path: &Path) -> Result<SigningKey> {
     let pem =
         std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
-    Ok(SigningKey::from_pem(&pem, path)?)
+    // cosign's own variable for its key's password.
+    let password = std::env::var("COSIGN_PASSWORD").ok();
+    Ok(SigningKey::from_file_text(
+        &pem,
+        path,
+        password.as_deref().map(str::as_bytes),
+    )?)
 }
 
 fn export(

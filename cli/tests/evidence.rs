@@ -355,7 +355,8 @@ fn a_cosign_key_pair_signs_and_its_public_key_pins() {
     };
     let wrong = run("nope");
     assert_eq!(wrong.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("password"));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("password"), "{stderr}");
     let ok = run("s3cret");
     assert_eq!(
         ok.status.code(),
