@@ -105,6 +105,9 @@ pub enum Command {
         env: String,
         /// RFC 3339 or a date.
         time: String,
+        /// Also print the chain links of the snapshot used and of each component's `since`.
+        #[arg(long)]
+        evidence: bool,
     },
     /// What changed in ENV, when.
     #[command(
@@ -122,6 +125,9 @@ pub enum Command {
         /// Until this time (inclusive).
         #[arg(long)]
         until: Option<String>,
+        /// Also print the chain links of every snapshot an event names.
+        #[arg(long)]
+        evidence: bool,
     },
     /// Recompute the hash chain and check the database's integrity.
     #[command(after_help = "Examples:\n  envtrail verify")]
@@ -166,12 +172,60 @@ pub enum Command {
     /// Print the man page, envtrail(1), as roff to stdout.
     #[command(after_help = "Examples:\n  envtrail man > /usr/local/share/man/man1/envtrail.1")]
     Man,
+    /// Evidence bundles for auditors: export a signed bundle of what ran in an environment over a
+    /// period, verify one without the database, make a signing key.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Load the bundled example snapshots into a temporary store and print the report.
     #[command(after_help = "Examples:\n  envtrail demo\n  envtrail demo --format html > demo.html")]
     Demo {
         /// Exit with 2 if a finding at or above this severity is reported.
         #[arg(long, value_parser = parse_severity)]
         fail_on: Option<Severity>,
+    },
+}
+
+/// `envtrail evidence ...`.
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Write a signed bundle: the snapshot of ENV in force at --from and every one up to --to,
+    /// their states and artifact facts, and the hash chain from them to the store's chain head.
+    Export {
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// Start of the period: RFC 3339 or a date.
+        #[arg(long)]
+        from: String,
+        /// End of the period, inclusive (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Disclose only this component's states and artifacts (the others keep only their hashes).
+        #[arg(long)]
+        component: Option<String>,
+        /// The private key: Ed25519 PKCS#8 PEM (`evidence keygen`, `openssl genpkey -algorithm
+        /// ed25519`) or a cosign key (`cosign generate-key-pair`; password in COSIGN_PASSWORD).
+        #[arg(long, env = "ENVTRAIL_EVIDENCE_KEY")]
+        key: PathBuf,
+        /// Where to write the bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a bundle without any database: every hash, link and the signature. Exit 1 naming what
+    /// broke when anything does not check.
+    Verify {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// The public key (PEM) the bundle must be signed by; without it, the key named in the
+        /// bundle is used and the answer says the key was not pinned.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key pair: OUT (private, mode 0600) and OUT.pub (public).
+    Keygen {
+        /// The private key file to write (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 

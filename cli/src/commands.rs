@@ -36,18 +36,24 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Envs => envs(cli),
         Command::Diff { left, right, at } => diff(cli, left, right, at.as_deref()),
         Command::Report(args) => report(cli, args),
-        Command::Asof { env, time } => asof(cli, env, time),
+        Command::Asof {
+            env,
+            time,
+            evidence,
+        } => asof(cli, env, time, *evidence),
         Command::History {
             env,
             component,
             since,
             until,
+            evidence,
         } => history(
             cli,
             env,
             component.as_deref(),
             since.as_deref(),
             until.as_deref(),
+            *evidence,
         ),
         Command::Verify => verify(cli),
         Command::Collect { envs } => crate::collect::collect(cli, envs),
@@ -69,6 +75,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             std::io::stdout().lock().write_all(&page)?;
             Ok(Outcome::Success)
         }
+        Command::Evidence(command) => crate::evidence::run(cli, command),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
 }
@@ -148,7 +155,7 @@ pub(crate) fn open_existing(db: &Path) -> Result<Store> {
     Store::open(db).with_context(|| format!("opening store {}", db.display()))
 }
 
-fn print(text: &str) -> Result<()> {
+pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {
@@ -316,7 +323,16 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     let at = time_or_now(args.at.as_deref(), "--at")?;
     let store = open_existing(&cli.db)?;
     let spinner = crate::progress::spinner("building the report");
-    let (report, input) = build_report_and_input(&store, &path, at, &config.policy)?;
+    let (report, input) = if config.merge_back.repositories.is_empty() {
+        build_report_and_input(&store, &path, at, &config.policy)?
+    } else {
+        // Merge-back needs the revisions of what runs: the same input, plus git facts.
+        let input = store.report_input(&path, at)?;
+        let facts = crate::merge_back::facts(&input, &config.merge_back);
+        let mut report = envtrail_diff::report_with_merge_facts(&input, &config.policy, &facts)?;
+        report.chain_head = store.chain_head()?;
+        (report, input)
+    };
     spinner.finish_and_clear();
     let format = out_format(cli.format, args.out.as_deref());
     let text = render::report_with_input(&report, &input, format)?;
@@ -327,7 +343,7 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
 }
 
-fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
+fn asof(cli: &Cli, env: &str, time: &str, evidence: bool) -> Result<Outcome> {
     let store = open_existing(&cli.db)?;
     let env = env_name(env)?;
     let at = envtrail_model::parse_time(time).context("argument TIME")?;
@@ -350,7 +366,14 @@ fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
         evidence: envtrail_diff::evidence(&state),
         components,
         artifacts: state.artifacts.values().cloned().collect(),
+        chain: None,
     };
+    let mut answer = answer;
+    if evidence {
+        let mut ids: Vec<i64> = answer.components.iter().map(|c| c.since.id).collect();
+        ids.push(state.snapshot.id);
+        answer.chain = Some(crate::evidence::chain(&store, &ids)?);
+    }
     print(&render::asof(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }
@@ -361,6 +384,7 @@ fn history(
     component: Option<&str>,
     since: Option<&str>,
     until: Option<&str>,
+    evidence: bool,
 ) -> Result<Outcome> {
     let config = Config::load(cli.config.as_deref())?;
     let store = open_existing(&cli.db)?;
@@ -405,7 +429,17 @@ fn history(
         since,
         until,
         events,
+        chain: None,
     };
+    let mut answer = answer;
+    if evidence {
+        let ids: Vec<i64> = answer
+            .events
+            .iter()
+            .flat_map(|e| std::iter::once(e.snapshot.id).chain(e.previous.as_ref().map(|p| p.id)))
+            .collect();
+        answer.chain = Some(crate::evidence::chain(&store, &ids)?);
+    }
     print(&render::history(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }

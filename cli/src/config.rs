@@ -3,6 +3,7 @@
 //! (`[environments.<env>]`, typed in [`sources`]), the HMAC key's origin (`[secrets]`) and
 //! collection limits (`[collect]`). A bad file is an error naming the key and the line.
 
+pub mod merge_back;
 pub mod notify;
 pub mod oci;
 pub mod sources;
@@ -79,6 +80,9 @@ struct RawConfig {
     /// The targets of `envtrail notify`.
     #[serde(default)]
     notify: Vec<notify::RawTarget>,
+    /// Hotfix merge-back: repositories of the running revisions.
+    #[serde(default)]
+    merge_back: merge_back::RawMergeBack,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +141,8 @@ pub struct Config {
     pub oci: oci::OciSettings,
     /// The targets of `envtrail notify` (`[[notify]]`).
     pub notify: Vec<notify::NotifyTarget>,
+    /// Hotfix merge-back (`[merge_back]`; off without repositories).
+    pub merge_back: merge_back::MergeBackConfig,
 }
 
 impl Config {
@@ -250,6 +256,7 @@ impl Config {
         let spans = sources::Spans { file, text };
         let secrets = sources::secrets(&spans, &raw.secrets)?;
         let collect = sources::collect(&spans, &raw.collect)?;
+        let merge_back = merge_back::merge_back(&spans, &raw.merge_back)?;
         let mut environments = BTreeMap::new();
         let oci = oci::oci(
             file,
@@ -284,6 +291,7 @@ impl Config {
             secrets,
             collect,
             oci,
+            merge_back,
         })
     }
 }

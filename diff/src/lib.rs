@@ -60,6 +60,7 @@ mod error;
 mod findings;
 mod health;
 mod identity;
+mod merge_back;
 mod mixed_versions;
 mod out_of_band;
 mod policy;
@@ -81,4 +82,4 @@ pub use components::{
 pub use error::DiffError;
 pub use identity::ArtifactIdentity;
 pub use policy::{CompiledPolicy, IgnoreRule, Policy};
-pub use report::report;
+pub use report::{report, report_with_merge_facts};

@@ -128,6 +128,9 @@ finding_kinds! {
     /// required, allowed identities and builders). High by default in the last environment of the
     /// path, medium before it.
     UnverifiedArtifact = "unverified_artifact", High;
+    /// A running artifact was built from a commit that is not on its repository's mainline: the
+    /// fix would be lost by the next release from the mainline.
+    UnmergedHotfix = "unmerged_hotfix", High;
 }
 
 impl fmt::Display for FindingKind {
@@ -214,7 +217,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(FindingKind::ALL.len(), 13);
+        assert_eq!(FindingKind::ALL.len(), 14);
     }
 
     #[test]

@@ -223,6 +223,9 @@ pub struct AsOf {
     pub components: Vec<AsOfComponent>,
     /// Artifact facts recorded in the snapshot.
     pub artifacts: Vec<Artifact>,
+    /// With `--evidence`: the chain links of the snapshots the answer rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainEvidence>,
 }
 
 /// One change in `envtrail history`.
@@ -251,6 +254,9 @@ pub struct History {
     pub until: Option<Timestamp>,
     /// Changes, oldest first.
     pub events: Vec<HistoryEvent>,
+    /// With `--evidence`: the chain links of every snapshot the events name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainEvidence>,
 }
 
 /// One environment in `envtrail envs`.
@@ -365,4 +371,36 @@ pub struct NotifyMessage {
     pub resolved: Vec<Finding>,
     /// The HTML report's address, when the target has a `report_url`.
     pub report_url: Option<String>,
+}
+
+/// One snapshot's place in the hash chain, as `--evidence` prints it: recompute
+/// `link = sha256(previous_link || "\n" || content_hash)` and follow the links to the chain head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainLink {
+    /// The store's id (global import order).
+    pub id: i64,
+    /// The environment.
+    pub environment: EnvName,
+    /// The environment's own snapshot number.
+    pub seq: i64,
+    /// When it was taken.
+    pub taken_at: Timestamp,
+    /// The root over its items (component states and artifact facts).
+    pub items_root: String,
+    /// sha256 of its canonical header and items root.
+    pub content_hash: String,
+    /// The link of the snapshot before it in the chain.
+    pub previous_link: String,
+    /// Its link.
+    pub link: String,
+}
+
+/// What `--evidence` adds to `asof` and `history`: the chain links of every snapshot the answer
+/// rests on, and the chain head they lead to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainEvidence {
+    /// The snapshots, by id.
+    pub links: Vec<ChainLink>,
+    /// The store's chain head when the answer was given.
+    pub chain_head: Option<String>,
 }

@@ -22,6 +22,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use envtrail_model::evidence::{
+    EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceCheck, EvidenceFile,
+};
 use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, Comparison, DIFF_SCHEMA, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
     IMPORT_SCHEMA, ImportResult, NOTIFY_SCHEMA, NotifyMessage, REPORT_SCHEMA, Report,
@@ -89,6 +92,12 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "notify.v1.schema.json",
             finish(schema_for!(NotifyMessage), NOTIFY_SCHEMA),
+            "evidence.v1.schema.json",
+            finish(schema_for!(EvidenceFile), EVIDENCE_SCHEMA),
+        ),
+        (
+            "evidence-check.v1.schema.json",
+            finish(schema_for!(EvidenceCheck), EVIDENCE_CHECK_SCHEMA),
         ),
     ]
 }

@@ -34,6 +34,7 @@
 //! ```
 
 mod error;
+mod evidence;
 mod history;
 mod import;
 mod interval;

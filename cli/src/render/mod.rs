@@ -2,11 +2,14 @@
 //! field), `table` for terminals and `markdown` for PR comments. Data goes to stdout; nothing here
 //! prints.
 
+mod evidence;
 pub mod html;
 pub mod junit;
 pub mod matrix;
 pub mod metrics;
 mod tables;
+
+pub use evidence::evidence_check;
 
 use anyhow::Result;
 use envtrail_model::output::{
@@ -460,6 +463,9 @@ pub fn asof(result: &AsOf, format: Format) -> Result<String> {
         ],
         rows,
     );
+    if let Some(chain) = &result.chain {
+        evidence::chain(&mut doc, chain);
+    }
     Ok(doc.finish())
 }
 
@@ -485,6 +491,9 @@ pub fn history(result: &History, format: Format) -> Result<String> {
             ]
         }),
     );
+    if let Some(chain) = &result.chain {
+        evidence::chain(&mut doc, chain);
+    }
     Ok(doc.finish())
 }
 
