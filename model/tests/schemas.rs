@@ -92,6 +92,8 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "notify.v1.schema.json",
             finish(schema_for!(NotifyMessage), NOTIFY_SCHEMA),
+        ),
+        (
             "evidence.v1.schema.json",
             finish(schema_for!(EvidenceFile), EVIDENCE_SCHEMA),
         ),
