@@ -43,6 +43,24 @@ impl Store {
             });
         };
         let prepared = Prepared::new(snapshot);
+        let before = raise_cache(&self.conn).map_err(|source| StoreError::Import {
+            environment: environment.clone(),
+            taken_at,
+            source,
+        })?;
+        let outcome = self.write_prepared(&environment, taken_at, nanos, &prepared);
+        // Only a smaller cache for later reads is at stake: nothing to report if this fails.
+        let _ = self.conn.pragma_update(None, "cache_size", before);
+        outcome
+    }
+
+    fn write_prepared(
+        &mut self,
+        environment: &EnvName,
+        taken_at: Timestamp,
+        nanos: i64,
+        prepared: &Prepared,
+    ) -> Result<ImportOutcome, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -51,7 +69,7 @@ impl Store {
                 taken_at,
                 source,
             })?;
-        let outcome = write(&tx, &environment, taken_at, nanos, &prepared)
+        let outcome = write(&tx, environment, taken_at, nanos, prepared)
             .and_then(|outcome| {
                 tx.commit()?;
                 Ok(outcome)
@@ -65,6 +83,20 @@ impl Store {
             })?;
         Ok(outcome)
     }
+}
+
+/// The page cache an import may fill before SQLite spills dirty pages to the WAL, in KiB. A first
+/// import of a large fleet dirties a few hundred MB of pages in one transaction; with the default
+/// cache (32 MiB) SQLite writes them to the WAL mid-transaction, reads them back for the next
+/// insert into the same B-tree page and writes them again at commit. The cache is a cap, not an
+/// allocation: a small import uses what it touches.
+const IMPORT_CACHE_KIB: i64 = 512 * 1024;
+
+/// Raises the connection's page cache for one import, returning the setting to put back.
+fn raise_cache(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    let before = conn.query_row("PRAGMA cache_size", [], |row| row.get(0))?;
+    conn.pragma_update(None, "cache_size", -IMPORT_CACHE_KIB)?;
+    Ok(before)
 }
 
 /// The writes of one import, inside `tx` (rolled back by the caller's drop on error).
@@ -233,34 +265,33 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    /// The id of the stored body with `item`'s hash, storing it if new.
+    /// The id of the stored body with `item`'s hash, storing it if new. Most bodies of an import
+    /// are new: insert first (one search of the hash index), look up only when it was there.
     fn body_id(&self, kind: i64, item: &Item) -> rusqlite::Result<i64> {
-        let table = bodies_table(kind);
-        let found = self
-            .tx
-            .prepare_cached(&format!("SELECT id FROM {table} WHERE hash = ?1"))?
-            .query_row([&item.hash], |row| row.get(0))
-            .optional()?;
-        if let Some(id) = found {
-            return Ok(id);
-        }
-        if kind == KIND_COMPONENT {
+        let inserted = if kind == KIND_COMPONENT {
             self.tx
-                .prepare_cached("INSERT INTO states (hash, body) VALUES (?1, ?2)")?
-                .execute(params![item.hash, item.body])?;
+                .prepare_cached("INSERT OR IGNORE INTO states (hash, body) VALUES (?1, ?2)")?
+                .execute(params![item.hash, item.body])?
         } else {
             self.tx
                 .prepare_cached(
-                    "INSERT INTO artifacts (hash, digest, index_digest, body) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO artifacts (hash, digest, index_digest, body) \
+                     VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![
                     item.hash,
                     item.key,
                     item.index_digest.as_ref().map(|d| d.as_str()),
                     item.body
-                ])?;
+                ])?
+        };
+        if inserted == 1 {
+            return Ok(self.tx.last_insert_rowid());
         }
-        Ok(self.tx.last_insert_rowid())
+        let table = bodies_table(kind);
+        self.tx
+            .prepare_cached(&format!("SELECT id FROM {table} WHERE hash = ?1"))?
+            .query_row([&item.hash], |row| row.get(0))
     }
 
     fn open(&self, kind: i64, item: &Item) -> rusqlite::Result<()> {
@@ -470,6 +501,26 @@ mod tests {
         let outcome = store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
         assert_eq!(outcome.snapshot.seq, 2);
         assert!(store.verify().unwrap().ok);
+    }
+
+    #[test]
+    fn an_import_raises_the_page_cache_only_while_it_runs() {
+        let (_dir, mut store) = temp_store();
+        let cache = |store: &Store| -> i64 {
+            store
+                .conn
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap()
+        };
+        let configured = cache(&store);
+        assert_ne!(configured, -IMPORT_CACHE_KIB);
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        assert_eq!(cache(&store), configured);
+        // A refused import puts it back too.
+        store
+            .import(three("2025-01-01T00:00:00Z", 'c'))
+            .unwrap_err();
+        assert_eq!(cache(&store), configured);
     }
 
     #[test]
