@@ -219,6 +219,18 @@ pub fn import_phases(mut snapshot: Snapshot) -> Vec<(&'static str, Duration)> {
     time("sha256 of every state's canonical JSON", &mut || {
         canonical.iter().map(|c| sha256_hex(c).len()).sum()
     });
+    time(
+        "quick hash of every state (serde_json compact + sha256; unchanged-state check)",
+        &mut || {
+            states
+                .values()
+                .map(|s| {
+                    let bytes = serde_json::to_vec(s).expect("states serialise");
+                    sha256_hex(&bytes).len()
+                })
+                .sum()
+        },
+    );
     time("artifact digests of every state", &mut || {
         states.values().map(|s| s.artifact_digests().len()).sum()
     });

@@ -15,7 +15,7 @@ use crate::interval::{OPEN_LEVEL, fork_node};
 use crate::lookup::{
     KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, bodies_table, from_nanos, snapshot_ref,
 };
-use crate::prepare::{Item, Prepared};
+use crate::prepare::{Item, OpenState, Prepared, QuickHash};
 use crate::{ImportOutcome, Store};
 
 impl Store {
@@ -42,24 +42,26 @@ impl Store {
                 taken_at,
             });
         };
-        let prepared = Prepared::new(snapshot);
         let before = raise_cache(&self.conn).map_err(|source| StoreError::Import {
             environment: environment.clone(),
             taken_at,
             source,
         })?;
-        let outcome = self.write_prepared(&environment, taken_at, nanos, &prepared);
+        let outcome = self.write_snapshot(&environment, taken_at, nanos, snapshot);
         // Only a smaller cache for later reads is at stake: nothing to report if this fails.
         let _ = self.conn.pragma_update(None, "cache_size", before);
         outcome
     }
 
-    fn write_prepared(
+    /// Prepares (hashes) and writes `snapshot` in one immediate transaction: the states of the
+    /// open intervals, which let unchanged components skip canonical hashing, are read under the
+    /// same write lock that the writes happen under.
+    fn write_snapshot(
         &mut self,
         environment: &EnvName,
         taken_at: Timestamp,
         nanos: i64,
-        prepared: &Prepared,
+        snapshot: Snapshot,
     ) -> Result<ImportOutcome, StoreError> {
         let tx = self
             .conn
@@ -69,8 +71,15 @@ impl Store {
                 taken_at,
                 source,
             })?;
-        let outcome = write(&tx, environment, taken_at, nanos, prepared)
-            .and_then(|outcome| {
+        let outcome = (|| -> Result<ImportOutcome, Fail> {
+            let open = match existing_env_id(&tx, environment)? {
+                Some(env_id) => open_states(&tx, env_id, KIND_COMPONENT)?,
+                None => HashMap::new(),
+            };
+            let prepared = Prepared::new(snapshot, &open);
+            write(&tx, environment, taken_at, nanos, &prepared, open)
+        })()
+        .and_then(|outcome| {
                 tx.commit()?;
                 Ok(outcome)
             })
@@ -106,6 +115,7 @@ fn write(
     taken_at: Timestamp,
     nanos: i64,
     prepared: &Prepared,
+    open_components: HashMap<String, OpenState>,
 ) -> Result<ImportOutcome, Fail> {
     let env_id = env_id(tx, env)?;
     let components = prepared.components.len();
@@ -182,8 +192,9 @@ fn write(
         seq,
         snapshot_id: id,
     };
-    let components_changed = writer.apply(KIND_COMPONENT, &prepared.components)?;
-    writer.apply(KIND_ARTIFACT, &prepared.artifacts)?;
+    let components_changed = writer.apply(KIND_COMPONENT, &prepared.components, open_components)?;
+    let open_artifacts = open_states(tx, env_id, KIND_ARTIFACT)?;
+    writer.apply(KIND_ARTIFACT, &prepared.artifacts, open_artifacts)?;
     Ok(ImportOutcome {
         snapshot,
         stored: true,
@@ -192,13 +203,16 @@ fn write(
     })
 }
 
+/// The environment's id, if it has any snapshot.
+fn existing_env_id(tx: &Transaction<'_>, env: &EnvName) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT id FROM environments WHERE name = ?1")?
+        .query_row([env.as_str()], |row| row.get(0))
+        .optional()
+}
+
 /// The environment's id, creating the environment on its first snapshot.
 fn env_id(tx: &Transaction<'_>, env: &EnvName) -> rusqlite::Result<i64> {
-    let found = tx
-        .prepare_cached("SELECT id FROM environments WHERE name = ?1")?
-        .query_row([env.as_str()], |row| row.get(0))
-        .optional()?;
-    match found {
+    match existing_env_id(tx, env)? {
         Some(id) => Ok(id),
         None => {
             tx.prepare_cached("INSERT INTO environments (name) VALUES (?1)")?
@@ -208,8 +222,40 @@ fn env_id(tx: &Transaction<'_>, env: &EnvName) -> rusqlite::Result<i64> {
     }
 }
 
-/// An open interval of the environment: (interval id, from_seq, state hash).
-type Open = (i64, i64, String);
+/// The open intervals of one kind of the environment, by key, with the hash (and for component
+/// states the quick hash) of the body each holds.
+fn open_states(
+    tx: &Transaction<'_>,
+    env_id: i64,
+    kind: i64,
+) -> rusqlite::Result<HashMap<String, OpenState>> {
+    let quick = if kind == KIND_COMPONENT {
+        "b.quick"
+    } else {
+        "NULL"
+    };
+    let sql = format!(
+        "SELECT i.key, i.id, i.from_seq, b.hash, {quick} FROM intervals i \
+         JOIN {} b ON b.id = i.body_id \
+         WHERE i.env_id = ?1 AND i.kind = ?2 AND i.lvl = ?3 AND i.blk = 0",
+        bodies_table(kind)
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![env_id, kind, OPEN_LEVEL], |row| {
+        let quick: Option<Vec<u8>> = row.get(4)?;
+        Ok((
+            row.get::<_, String>(0)?,
+            OpenState {
+                interval: row.get(1)?,
+                from: row.get(2)?,
+                hash: row.get(3)?,
+                // A value of another length was not written by this code: treat it as absent.
+                quick: quick.and_then(|q| QuickHash::try_from(q.as_slice()).ok()),
+            },
+        ))
+    })?;
+    rows.collect()
+}
 
 struct Writer<'a, 'c> {
     tx: &'a Transaction<'c>,
@@ -222,39 +268,28 @@ impl Writer<'_, '_> {
     /// Brings the intervals of one kind in line with `items`: unchanged items cost nothing, a
     /// changed or vanished item closes its interval, a new or changed one opens one. Returns how
     /// many keys were added, changed or removed.
-    fn apply(&mut self, kind: i64, items: &[Item]) -> rusqlite::Result<usize> {
-        let mut open = self.open_intervals(kind)?;
+    fn apply(
+        &mut self,
+        kind: i64,
+        items: &[Item],
+        mut open: HashMap<String, OpenState>,
+    ) -> rusqlite::Result<usize> {
         let mut changed = 0;
         for item in items {
             match open.remove(item.key.as_str()) {
-                Some((_, _, hash)) if hash == item.hash => continue,
-                Some((id, from, _)) => self.close(id, from)?,
+                Some(held) if held.hash == item.hash => continue,
+                Some(held) => self.close(held.interval, held.from)?,
                 None => {}
             }
+            debug_assert!(!item.unchanged, "an unchanged item matches its open interval");
             changed += 1;
             self.open(kind, item)?;
         }
-        for (id, from, _) in open.into_values() {
+        for held in open.into_values() {
             changed += 1;
-            self.close(id, from)?;
+            self.close(held.interval, held.from)?;
         }
         Ok(changed)
-    }
-
-    fn open_intervals(&self, kind: i64) -> rusqlite::Result<HashMap<String, Open>> {
-        let sql = format!(
-            "SELECT i.key, i.id, i.from_seq, b.hash FROM intervals i JOIN {} b ON b.id = i.body_id \
-             WHERE i.env_id = ?1 AND i.kind = ?2 AND i.lvl = ?3 AND i.blk = 0",
-            bodies_table(kind)
-        );
-        let mut stmt = self.tx.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![self.env_id, kind, OPEN_LEVEL], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                (row.get(1)?, row.get(2)?, row.get(3)?),
-            ))
-        })?;
-        rows.collect()
     }
 
     fn close(&self, id: i64, from: i64) -> rusqlite::Result<()> {
@@ -270,8 +305,10 @@ impl Writer<'_, '_> {
     fn body_id(&self, kind: i64, item: &Item) -> rusqlite::Result<i64> {
         let inserted = if kind == KIND_COMPONENT {
             self.tx
-                .prepare_cached("INSERT OR IGNORE INTO states (hash, body) VALUES (?1, ?2)")?
-                .execute(params![item.hash, item.body])?
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO states (hash, body, quick) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![item.hash, item.body, item.quick.as_ref().map(|q| &q[..])])?
         } else {
             self.tx
                 .prepare_cached(
@@ -521,6 +558,105 @@ mod tests {
             .import(three("2025-01-01T00:00:00Z", 'c'))
             .unwrap_err();
         assert_eq!(cache(&store), configured);
+    }
+
+    /// The chain link `snapshot` must get after `prev`, computed from the whole snapshot without
+    /// the store.
+    fn expected_link(prev: &str, mut snapshot: Snapshot) -> String {
+        snapshot.normalize();
+        chain_link(
+            prev,
+            &envtrail_model::canonical::snapshot_content_hash(&snapshot),
+        )
+    }
+
+    #[test]
+    fn unchanged_components_skip_hashing_yet_the_snapshot_hash_is_the_full_one() {
+        let (_dir, mut store) = temp_store();
+        let first = store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let with_quick: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM states WHERE length(quick) = 32",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(with_quick, count(&store, "states"));
+        let next = three("2026-01-01T01:00:00Z", 'c');
+        let second = store.import(next.clone()).unwrap();
+        assert_eq!(second.components_changed, 1);
+        assert_eq!(
+            second.snapshot.hash,
+            expected_link(&first.snapshot.hash, next)
+        );
+        assert!(store.verify().unwrap().ok);
+    }
+
+    #[test]
+    fn the_quick_hash_is_what_recognises_an_unchanged_component() {
+        // Give the state `web` holds the quick hash of the state `web` is about to have: the
+        // import then takes the new state for the one it holds. This proves the skip happens; it
+        // is also why the column is a cache only imports write (see `prepare`).
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let mut changed = three("2026-01-01T01:00:00Z", 'c');
+        changed.normalize();
+        let states = changed.clone().take_component_states();
+        let quick = crate::prepare::quick_hash(&states[&"web".parse().unwrap()]);
+        store
+            .conn
+            .execute(
+                "UPDATE states SET quick = ?1 WHERE id = \
+                 (SELECT body_id FROM intervals WHERE key = 'web' AND kind = 0)",
+                [&quick[..]],
+            )
+            .unwrap();
+        assert_eq!(store.import(changed).unwrap().components_changed, 0);
+    }
+
+    #[test]
+    fn a_missing_or_foreign_quick_hash_falls_back_to_full_hashing() {
+        let (_dir, mut store) = temp_store();
+        let first = store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        // As in a store migrated from before quick hashes, or a value of another length.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE states SET quick = NULL WHERE id % 2 = 0; \
+                 UPDATE states SET quick = x'00' WHERE id % 2 = 1;",
+            )
+            .unwrap();
+        let next = three("2026-01-01T01:00:00Z", 'c');
+        let second = store.import(next.clone()).unwrap();
+        assert_eq!(second.components_changed, 1);
+        assert_eq!(
+            second.snapshot.hash,
+            expected_link(&first.snapshot.hash, next)
+        );
+        assert!(store.verify().unwrap().ok);
+    }
+
+    #[test]
+    fn a_number_written_differently_is_the_same_state() {
+        // `1.0` and `1` are one canonical number but two serde_json texts: the quick hashes
+        // differ, the full hash decides, and nothing changed.
+        let (_dir, mut store) = temp_store();
+        let snapshot = |time: &str, scale: serde_json::Value| {
+            SnapBuilder::new("prod", time)
+                .component("db", 'd')
+                .infra("db", serde_json::json!({"scale": scale}))
+                .build()
+        };
+        store
+            .import(snapshot("2026-01-01T00:00:00Z", serde_json::json!(1.0)))
+            .unwrap();
+        let second = store
+            .import(snapshot("2026-01-01T01:00:00Z", serde_json::json!(1)))
+            .unwrap();
+        assert!(second.stored);
+        assert_eq!(second.components_changed, 0);
+        assert!(store.verify().unwrap().ok);
     }
 
     #[test]

@@ -1,10 +1,39 @@
-//! Everything an import computes before it touches the database: each component state's and each
-//! artifact's hash and stored body, the items root and the content hash. Done in parallel with
-//! rayon so that the single writer only inserts.
+//! Everything an import computes before it writes: each component state's and each artifact's
+//! hash and stored body, the items root and the content hash. Done in parallel with rayon so that
+//! the single writer only inserts.
+//!
+//! **Unchanged components are not canonicalised.** Building a state's canonical JSON (RFC 8785)
+//! is most of an import's CPU time, yet an hourly snapshot changes a few percent of components.
+//! Each state also gets a *quick hash*: the sha256 of its compact `serde_json` serialisation,
+//! stored beside the state. When a component's quick hash equals the one of the state its open
+//! interval holds, the state is that state, and its canonical hash is reused. This is sound
+//! because both serialisations are driven by the same `Serialize` impls and JSON is unambiguous:
+//! equal `serde_json` bytes mean equal serialised values, hence equal canonical JSON. The converse
+//! need not hold (`1.0` and `1` are one canonical number, two `serde_json` texts): a mismatch only
+//! costs the canonical hashing it would have cost anyway, never a wrong hash. States stored before
+//! quick hashes existed have none and are always canonicalised.
+
+use std::collections::HashMap;
 
 use envtrail_model::canonical::{ItemKind, canonical_json, content_hash, items_root, sha256_hex};
-use envtrail_model::{Digest, Snapshot};
+use envtrail_model::{ComponentState, Digest, Snapshot};
 use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+/// The quick hash of a component state (see the module docs).
+pub(crate) type QuickHash = [u8; 32];
+
+/// The state a component's open interval holds, as an import needs it.
+pub(crate) struct OpenState {
+    /// The interval's row id.
+    pub interval: i64,
+    /// The interval's first seq.
+    pub from: i64,
+    /// The state's hash.
+    pub hash: String,
+    /// The state's quick hash, when stored.
+    pub quick: Option<QuickHash>,
+}
 
 /// A component state or artifact, ready to store.
 pub(crate) struct Item {
@@ -18,6 +47,11 @@ pub(crate) struct Item {
     pub digests: Vec<Digest>,
     /// Artifacts: the image index that contains it.
     pub index_digest: Option<Digest>,
+    /// Components: the quick hash of the state.
+    pub quick: Option<QuickHash>,
+    /// Components: the state is the one its open interval holds (recognised by its quick hash):
+    /// `hash` is that state's and `body` and `digests` are left empty, as nothing is written.
+    pub unchanged: bool,
 }
 
 /// A validated, normalised snapshot with every hash computed.
@@ -34,21 +68,40 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// `snapshot` must already be validated and normalised. It is consumed: its workloads move
-    /// into the component states instead of being copied.
-    pub(crate) fn new(mut snapshot: Snapshot) -> Prepared {
+    /// into the component states instead of being copied. `open` holds the states of the
+    /// environment's open component intervals by component name (empty for a new environment).
+    pub(crate) fn new(mut snapshot: Snapshot, open: &HashMap<String, OpenState>) -> Prepared {
         let states: Vec<_> = snapshot.take_component_states().into_iter().collect();
         let (components, artifacts) = rayon::join(
             || {
                 states
                     .par_iter()
+                    .with_min_len(64)
                     .map(|(name, state)| {
-                        let (hash, body) = hash_and_body(state);
-                        Item {
-                            key: name.to_string(),
-                            hash,
-                            body,
-                            digests: state.artifact_digests().into_iter().collect(),
-                            index_digest: None,
+                        let key = name.to_string();
+                        let quick = quick_hash(state);
+                        match open.get(&key) {
+                            Some(held) if held.quick == Some(quick) => Item {
+                                key,
+                                hash: held.hash.clone(),
+                                body: Vec::new(),
+                                digests: Vec::new(),
+                                index_digest: None,
+                                quick: Some(quick),
+                                unchanged: true,
+                            },
+                            _ => {
+                                let (hash, body) = hash_and_body(state);
+                                Item {
+                                    key,
+                                    hash,
+                                    body,
+                                    digests: state.artifact_digests().into_iter().collect(),
+                                    index_digest: None,
+                                    quick: Some(quick),
+                                    unchanged: false,
+                                }
+                            }
                         }
                     })
                     .collect::<Vec<_>>()
@@ -65,6 +118,8 @@ impl Prepared {
                             body,
                             digests: Vec::new(),
                             index_digest: a.index_digest.clone(),
+                            quick: None,
+                            unchanged: false,
                         }
                     })
                     .collect::<Vec<_>>()
@@ -81,6 +136,20 @@ impl Prepared {
             artifacts,
         }
     }
+}
+
+/// The quick hash of a state: sha256 of its compact `serde_json` bytes (serialised into a
+/// per-thread buffer, then hashed in one pass).
+pub(crate) fn quick_hash(state: &ComponentState) -> QuickHash {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        serde_json::to_writer(&mut *buffer, state)
+            .expect("envtrail's types always serialise to JSON");
+        Sha256::digest(buffer.as_slice()).into()
+    })
 }
 
 /// The canonical JSON of an item is both what its hash covers and the body the store keeps: one
@@ -123,7 +192,7 @@ mod tests {
             .build();
         s.normalize();
         let expected = envtrail_model::canonical::snapshot_content_hash(&s);
-        let prepared = Prepared::new(s);
+        let prepared = Prepared::new(s, &HashMap::new());
         assert_eq!(prepared.content_hash, expected);
         assert_eq!(prepared.components.len(), 2);
         assert_eq!(

@@ -31,6 +31,12 @@
 //!   findings of its last successful post (serde_json bytes of `Vec<Finding>`), so that
 //!   `--only-changes` can post only what is new or resolved. Mutable bookkeeping, not evidence:
 //!   outside the hash chain, and `verify` does not read it.
+//!
+//! Migration 3:
+//! - `states.quick`: the sha256 of the state's compact `serde_json` bytes (32 bytes; NULL for
+//!   states stored before), which an import compares to skip canonicalising unchanged components
+//!   (see [`crate::prepare`]). A cache, not evidence: `verify` recomputes hashes from the bodies
+//!   and never trusts it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -114,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
         report_at INTEGER NOT NULL,
         findings  BLOB NOT NULL
     );
+    "#,
+    // 3: quick hashes of component states, so an import recognises unchanged components without
+    // building their canonical JSON (NULL for states stored before).
+    r#"
+    ALTER TABLE states ADD COLUMN quick BLOB;
     "#,
 ];
 
