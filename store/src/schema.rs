@@ -48,6 +48,9 @@ use crate::error::StoreError;
 /// `PRAGMA application_id` of an envtrail store ("envt").
 pub const APPLICATION_ID: i64 = 0x656e_7674;
 
+/// The page size of a store this build creates.
+pub(crate) const PAGE_SIZE: i64 = 16 * 1024;
+
 /// The schema version this build writes and reads (the number of migrations).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -159,6 +162,10 @@ fn prepare(mut conn: Connection, path: &Path) -> Result<Connection, StoreError> 
 /// corrupt); the busy timeout lets a reader and the single writer share the file.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
+    // A new file gets 16 KiB pages (a no-op on an existing one, which keeps its page size): a
+    // state body is 1-3 KB, so 4 KiB pages held one body each and wasted a third of the file,
+    // and every B-tree is shallower. Must come before WAL is switched on.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     // In memory this answers "memory": that is fine.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -247,6 +254,30 @@ mod tests {
         drop(conn);
         // Reopening an up-to-date store is a no-op.
         let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_new_store_gets_large_pages_and_an_existing_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |conn: &Connection| -> i64 {
+            conn.query_row("PRAGMA page_size", [], |r| r.get(0))
+                .unwrap()
+        };
+        let conn = open(&dir.path().join("new.db")).unwrap();
+        assert_eq!(page_size(&conn), PAGE_SIZE);
+
+        // A file already laid out with 4 KiB pages (as stores made before were).
+        let old = dir.path().join("old.db");
+        let raw = Connection::open(&old).unwrap();
+        raw.pragma_update(None, "page_size", 4096).unwrap();
+        raw.pragma_update(None, "user_version", 0).unwrap();
+        drop(raw);
+        let conn = open(&old).unwrap();
+        assert_eq!(page_size(&conn), 4096);
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
