@@ -42,6 +42,7 @@ mod lookup;
 mod members;
 mod notify;
 mod prepare;
+mod prune;
 mod query;
 mod schema;
 mod tags;
@@ -61,7 +62,7 @@ use envtrail_model::view::SnapshotRef;
 use envtrail_model::{ComponentName, ComponentState};
 use rusqlite::Connection;
 
-pub use error::{Body, Scope, StoreError};
+pub use error::{Body, PrunedQuery, Scope, StoreError};
 pub use notify::NotifyState;
 pub use schema::SCHEMA_VERSION;
 

@@ -31,6 +31,9 @@
 //!   findings of its last successful post (serde_json bytes of `Vec<Finding>`), so that
 //!   `--only-changes` can post only what is new or resolved. Mutable bookkeeping, not evidence:
 //!   outside the hash chain, and `verify` does not read it.
+//!
+//! Tables (migration 3, [`crate::prune::MIGRATION`]): `checkpoints`, `pruned`, `pruned_refs` and
+//! the view `snapshot_refs`, what `envtrail prune` leaves behind (see [`crate::prune`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -115,6 +118,9 @@ const MIGRATIONS: &[&str] = &[
         findings  BLOB NOT NULL
     );
     "#,
+    // 3: retention (`envtrail prune`): signed checkpoints and what they keep. The SQL lives with
+    // its code; to renumber, move this line.
+    crate::prune::MIGRATION,
 ];
 
 /// Opens (creating if missing) and migrates the store at `path`.
