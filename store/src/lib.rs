@@ -64,6 +64,7 @@ use rusqlite::Connection;
 
 pub use error::{Body, PrunedQuery, Scope, StoreError};
 pub use notify::NotifyState;
+pub use prune::{PruneOutcome, SignatureCheck, Signer, StoredCheckpoint};
 pub use schema::SCHEMA_VERSION;
 
 /// An open store: one SQLite connection. Readers may open the same file concurrently; imports are
