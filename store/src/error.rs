@@ -148,15 +148,19 @@ pub enum StoreError {
     /// The instant or period asked lies in history a prune removed: the store cannot say what
     /// ran then (it never answers "nothing").
     #[error(
-        "{query} of {environment}{} is in history pruned by checkpoint #{checkpoint} (prune \
-         --before {}): {environment} is kept from its snapshot #{kept_seq} taken at {} on{}",
-        .asked.as_ref().map(|t| format!(" at {}", format_time(t))).unwrap_or_default(),
+        "{query} of {environment}{} was pruned by checkpoint #{checkpoint} (prune --before {}): \
+         {environment} is kept from its snapshot taken at {} (seq {kept_seq}){}",
+        match (.query, .asked) {
+            (PrunedQuery::History, Some(t)) => format!(" from {}", format_time(t)),
+            (_, Some(t)) => format!(" at {}", format_time(t)),
+            (_, None) => " from its beginning".to_owned(),
+        },
         format_time(.before),
         format_time(.kept_from),
         if matches!(.query, PrunedQuery::History) {
-            " (changes are listed for snapshots taken after it)"
+            ": changes are listed for snapshots taken after it"
         } else {
-            ""
+            " on"
         }
     )]
     Pruned {
