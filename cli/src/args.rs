@@ -129,9 +129,42 @@ pub enum Command {
         #[arg(long)]
         evidence: bool,
     },
-    /// Recompute the hash chain and check the database's integrity.
-    #[command(after_help = "Examples:\n  envtrail verify")]
-    Verify,
+    /// Recompute the hash chain and check the database's integrity. After a prune, the chain is
+    /// checked from the checkpoint on, and the checkpoint's signature too.
+    #[command(
+        after_help = "Examples:\n  envtrail verify\n  envtrail verify --key evidence.key.pub"
+    )]
+    Verify {
+        /// The public key (PEM) the latest prune checkpoint must be signed by; without it, the key
+        /// named in the checkpoint is used and the answer says the key was not pinned.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Remove history older than what each environment ran at --before, keeping that state and
+    /// everything after it, and leave a checkpoint signed with the evidence key so the chain
+    /// stays verifiable from it on. One transaction: a failure removes nothing.
+    #[command(
+        after_help = "Examples:\n  envtrail prune --before 2025-01-01 --dry-run\n  envtrail prune --before 2025-01-01 --key evidence.key\n  envtrail prune --before 2025-01-01 --key evidence.key --vacuum"
+    )]
+    Prune {
+        /// RFC 3339 or a date: history older than each environment's snapshot in force then goes.
+        #[arg(long)]
+        before: String,
+        /// The private key that signs the checkpoint: Ed25519 PKCS#8 PEM or a cosign key
+        /// (password in COSIGN_PASSWORD), as for `evidence export`. Not needed with --dry-run.
+        #[arg(
+            long,
+            env = "ENVTRAIL_EVIDENCE_KEY",
+            required_unless_present = "dry_run"
+        )]
+        key: Option<PathBuf>,
+        /// Show what would be removed and the checkpoint that would be signed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Compact the file afterwards (SQLite VACUUM: needs as much free disk as the store).
+        #[arg(long, conflicts_with = "dry_run")]
+        vacuum: bool,
+    },
     /// Read every source of the environments in the config (all, or each --env), store one
     /// snapshot per environment; exit 3 when a source failed or was read only in part.
     #[command(after_help = "Examples:\n  envtrail collect\n  envtrail collect --env prod")]

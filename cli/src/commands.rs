@@ -55,7 +55,13 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             until.as_deref(),
             *evidence,
         ),
-        Command::Verify => verify(cli),
+        Command::Verify { key } => verify(cli, key.as_deref()),
+        Command::Prune {
+            before,
+            key,
+            dry_run,
+            vacuum,
+        } => crate::prune::run(cli, before, key.as_deref(), *dry_run, *vacuum),
         Command::Collect { envs } => crate::collect::collect(cli, envs),
         Command::Init { force } => crate::collect::init(cli, *force),
         Command::Metrics(args) => metrics(cli, args),
@@ -140,6 +146,15 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         )
     } else if text.contains("(url_env) is not set") {
         Some("export the variable named by url_env with the webhook URL, or use url_file".into())
+    } else if text.contains("was pruned by checkpoint #") {
+        Some(
+            "ask about a time at or after the kept snapshot (history: pass --since later than \
+             it); `envtrail verify` shows the checkpoint, and an evidence bundle exported before \
+             the prune still proves the period"
+                .into(),
+        )
+    } else if text.contains("does not verify, so it is not pruned") {
+        Some("run envtrail verify, and resolve what it reports before pruning".into())
     } else if text.contains("no promotion path") {
         Some("pass --path dev,staging,prod or set promotion.path in envtrail.toml".into())
     } else {
@@ -444,9 +459,10 @@ fn history(
     Ok(Outcome::Success)
 }
 
-fn verify(cli: &Cli) -> Result<Outcome> {
+fn verify(cli: &Cli, key: Option<&Path>) -> Result<Outcome> {
+    let pinned = key.map(crate::evidence::read_public_key).transpose()?;
     let store = open_existing(&cli.db)?;
-    let result = store.verify()?;
+    let result = crate::prune::verify(&store, pinned.as_ref())?;
     print(&render::verify(&result, cli.format)?)?;
     if !result.ok {
         let first = result

@@ -50,7 +50,15 @@ pub fn chain(store: &Store, ids: &[i64]) -> Result<ChainEvidence> {
     })
 }
 
-fn read_signing_key(path: &Path) -> Result<SigningKey> {
+/// Reads a public key file (PEM).
+pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
+    Ok(PublicKey::from_pem(&pem, path)?)
+}
+
+/// Reads a private key file; a cosign key's password comes from `COSIGN_PASSWORD`.
+pub(crate) fn read_signing_key(path: &Path) -> Result<SigningKey> {
     let pem =
         std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
     // cosign's own variable for its key's password.
@@ -122,13 +130,7 @@ fn export(
 }
 
 fn verify(cli: &Cli, bundle: &Path, key: Option<&Path>) -> Result<Outcome> {
-    let pinned = key
-        .map(|path| -> Result<PublicKey> {
-            let pem = std::fs::read_to_string(path)
-                .with_context(|| format!("reading key {}", path.display()))?;
-            Ok(PublicKey::from_pem(&pem, path)?)
-        })
-        .transpose()?;
+    let pinned = key.map(read_public_key).transpose()?;
     let bytes =
         std::fs::read(bundle).with_context(|| format!("reading bundle {}", bundle.display()))?;
     let check = envtrail_evidence::open(&bytes, pinned.as_ref());

@@ -12,6 +12,7 @@ pub mod exit_codes;
 pub mod merge_back;
 pub mod notify;
 pub mod progress;
+pub mod prune;
 pub mod render;
 pub mod timearg;
 

@@ -9,6 +9,9 @@
 //!   link, and that no snapshot of the environment within the period is missing
 //!   ([`check::check_bundle`]). It never fails with an error: the answer lists what broke.
 //!
+//! - [`sign_detached`] and [`check_detached`] sign and check other records the same way, over
+//!   their exact bytes: the checkpoints `envtrail prune` leaves in the store.
+//!
 //! The model stays free of IO and crypto; the CLI reads and writes the files.
 //!
 //! ```
@@ -62,13 +65,7 @@ const BUNDLE_KEY: &str = ",\"bundle\":";
 /// Signs `bundle` and returns the file's bytes (ending in a newline).
 pub fn seal(bundle: &EvidenceBundle, key: &SigningKey) -> Vec<u8> {
     let payload = canonical_json(bundle);
-    let public = key.public_key();
-    let signature = EvidenceSignature {
-        algorithm: key.algorithm(),
-        public_key: public.to_pem(),
-        key_id: public.key_id(),
-        value: STANDARD.encode(key.sign(&payload)),
-    };
+    let signature = sign_detached(&payload, key);
     let mut out = Vec::with_capacity(payload.len() + 512);
     out.extend_from_slice(PREFIX.as_bytes());
     out.extend_from_slice(&canonical_json(&signature));
@@ -76,6 +73,29 @@ pub fn seal(bundle: &EvidenceBundle, key: &SigningKey) -> Vec<u8> {
     out.extend_from_slice(&payload);
     out.extend_from_slice(b"}\n");
     out
+}
+
+/// Signs `payload` (exactly these bytes) with `key`: the signature block a bundle carries, for
+/// a record stored apart from it (a prune's checkpoint).
+pub fn sign_detached(payload: &[u8], key: &SigningKey) -> EvidenceSignature {
+    let public = key.public_key();
+    EvidenceSignature {
+        algorithm: key.algorithm(),
+        public_key: public.to_pem(),
+        key_id: public.key_id(),
+        value: STANDARD.encode(key.sign(payload)),
+    }
+}
+
+/// Checks a detached signature over `payload` (what `what` names in the messages, e.g. "the
+/// checkpoint"): the problems, none when it verifies. With `pinned`, it must be that key's.
+pub fn check_detached(
+    payload: &[u8],
+    signature: &EvidenceSignature,
+    pinned: Option<&PublicKey>,
+    what: &str,
+) -> Vec<String> {
+    check_signature(signature, payload, pinned, what)
 }
 
 /// Checks a bundle file's bytes (see the crate docs). With `pinned`, the bundle must be signed by
@@ -105,7 +125,7 @@ pub fn open(bytes: &[u8], pinned: Option<&PublicKey>) -> EvidenceCheck {
     check.key_id = Some(signature.key_id.clone());
     check
         .problems
-        .extend(check_signature(&signature, payload, pinned));
+        .extend(check_signature(&signature, payload, pinned, "the bundle"));
 
     let bundle: EvidenceBundle = match serde_json::from_slice(payload) {
         Ok(b) => b,
@@ -160,6 +180,7 @@ fn check_signature(
     signature: &EvidenceSignature,
     payload: &[u8],
     pinned: Option<&PublicKey>,
+    what: &str,
 ) -> Vec<String> {
     let named = match PublicKey::from_pem(&signature.public_key, std::path::Path::new("bundle")) {
         Ok(k) => k,
@@ -203,11 +224,10 @@ fn check_signature(
         return problems;
     }
     if !key.verifies(payload, &value) {
-        problems.push(
-            "the signature does not verify over the bundle's bytes: the bundle was altered \
-             after signing, or signed by another key"
-                .into(),
-        );
+        problems.push(format!(
+            "the signature does not verify over {what}'s bytes: {what} was altered after \
+             signing, or signed by another key"
+        ));
     }
     problems
 }

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod canonical;
+pub mod checkpoint;
 pub mod evidence;
 pub mod finding;
 pub mod jcs;

@@ -307,6 +307,10 @@ pub struct VerifyResult {
     pub chain_head: Option<String>,
     /// The first broken link, and any other problem.
     pub problems: Vec<VerifyProblem>,
+    /// After a prune: the checkpoint the chain is verified from, and its signature's status
+    /// (absent when the store was never pruned and the chain starts at the genesis link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<crate::checkpoint::CheckpointCheck>,
 }
 
 /// What happened to one imported snapshot.

@@ -22,6 +22,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use envtrail_model::checkpoint::{PRUNE_SCHEMA, PruneResult};
 use envtrail_model::evidence::{
     EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceCheck, EvidenceFile,
 };
@@ -100,6 +101,10 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "evidence-check.v1.schema.json",
             finish(schema_for!(EvidenceCheck), EVIDENCE_CHECK_SCHEMA),
+        ),
+        (
+            "prune.v1.schema.json",
+            finish(schema_for!(PruneResult), PRUNE_SCHEMA),
         ),
     ]
 }

@@ -145,6 +145,64 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The instant or period asked lies in history a prune removed: the store cannot say what
+    /// ran then (it never answers "nothing").
+    #[error(
+        "{query} of {environment}{} was pruned by checkpoint #{checkpoint} (prune --before {}): \
+         {environment} is kept from its snapshot taken at {} (seq {kept_seq}){}",
+        match (.query, .asked) {
+            (PrunedQuery::History, Some(t)) => format!(" from {}", format_time(t)),
+            (_, Some(t)) => format!(" at {}", format_time(t)),
+            (_, None) => " from its beginning".to_owned(),
+        },
+        format_time(.before),
+        format_time(.kept_from),
+        if matches!(.query, PrunedQuery::History) {
+            ": changes are listed for snapshots taken after it"
+        } else {
+            " on"
+        }
+    )]
+    Pruned {
+        /// What was asked.
+        query: PrunedQuery,
+        /// The environment.
+        environment: EnvName,
+        /// The instant asked (`None`: a history from the beginning).
+        asked: Option<Timestamp>,
+        /// The checkpoint's number.
+        checkpoint: i64,
+        /// The checkpoint's `--before` instant.
+        before: Timestamp,
+        /// The environment's kept snapshot: the one in force at `before`.
+        kept_seq: i64,
+        /// When that snapshot was taken: the earliest instant answered.
+        kept_from: Timestamp,
+    },
+    /// `prune` refused to run: the store does not verify, and a checkpoint must never vouch for
+    /// an altered chain.
+    #[error("the store {} does not verify, so it is not pruned: {problem}", path.display())]
+    PruneUnverified {
+        /// The store file.
+        path: PathBuf,
+        /// The first problem `verify` found.
+        problem: String,
+    },
+    /// The pruned store did not verify before commit; the prune was rolled back (a bug).
+    #[error("the pruned store would not verify, so the prune was rolled back: {problem}")]
+    PruneCheck {
+        /// The first problem `verify` found.
+        problem: String,
+    },
+    /// SQLite failed while pruning; the transaction was rolled back and nothing was removed.
+    #[error("cannot prune the store {}", path.display())]
+    Prune {
+        /// The store file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A stored name or digest is not valid: the store was altered or damaged.
     #[error("the stored {what} {value:?} is invalid (run `envtrail verify`)")]
     CorruptName {
@@ -156,6 +214,27 @@ pub enum StoreError {
         #[source]
         source: NameError,
     },
+}
+
+/// Which question a [`StoreError::Pruned`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrunedQuery {
+    /// The state at an instant (`asof`, `export`, `diff`, `report`).
+    State,
+    /// The changes over a period (`history`).
+    History,
+    /// An evidence bundle's start.
+    Evidence,
+}
+
+impl fmt::Display for PrunedQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::State => "the state",
+            Self::History => "the history",
+            Self::Evidence => "the evidence",
+        })
+    }
 }
 
 /// What a [`StoreError::Read`] was reading.
@@ -190,6 +269,8 @@ pub enum Body {
     Header(i64),
     /// The findings last posted to a notification target, by target name.
     NotifyState(String),
+    /// A prune's checkpoint record, by number.
+    Checkpoint(i64),
 }
 
 impl fmt::Display for Body {
@@ -199,6 +280,7 @@ impl fmt::Display for Body {
             Self::Artifact(hash) => write!(f, "artifact facts {hash}"),
             Self::Header(id) => write!(f, "header of snapshot {id}"),
             Self::NotifyState(target) => write!(f, "notification state of target {target:?}"),
+            Self::Checkpoint(number) => write!(f, "checkpoint #{number}"),
         }
     }
 }

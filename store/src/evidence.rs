@@ -17,7 +17,7 @@ use envtrail_model::{Artifact, ComponentName, ComponentState, EnvName, Timestamp
 use rusqlite::params;
 
 use crate::Store;
-use crate::error::{Body, Fail, Scope, StoreError};
+use crate::error::{Body, Fail, PrunedQuery, Scope, StoreError};
 use crate::lookup::{
     KIND_ARTIFACT, KIND_COMPONENT, decode, from_nanos, max_seq, parse_name, query_nanos,
     require_env, snapshot_after, snapshot_at,
@@ -39,12 +39,14 @@ impl Store {
             .map_err(|f| f.reading(|| Scope::Environment(env.clone())))
     }
 
-    /// The chain link rows of the snapshots with these ids (unknown ids are left out), by id.
+    /// The chain link rows of the snapshots with these ids (unknown ids are left out), by id;
+    /// a snapshot removed by `prune` but still referenced gives the link its checkpoint vouches
+    /// for.
     pub fn chain_links(&self, ids: &[i64]) -> Result<Vec<ChainLink>, StoreError> {
         let inner = || -> Result<Vec<ChainLink>, Fail> {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT s.id, e.name, s.seq, s.taken_at, s.items_root, s.content_hash, \
-                 s.prev_link, s.link FROM snapshots s JOIN environments e ON e.id = s.env_id \
+                 s.prev_link, s.link FROM snapshot_refs s JOIN environments e ON e.id = s.env_id \
                  WHERE s.id = ?1",
             )?;
             let ids: BTreeSet<i64> = ids.iter().copied().collect();
@@ -79,6 +81,7 @@ impl Store {
     ) -> Result<Option<EvidenceBundle>, Fail> {
         let conn = &self.conn;
         let env_id = require_env(conn, env)?;
+        crate::prune::guard(conn, env_id, env, PrunedQuery::Evidence, Some(from))?;
         let first = match snapshot_at(conn, env_id, env, query_nanos(&from))? {
             Some(s) => s,
             None => match snapshot_after(conn, env_id, env, query_nanos(&from))? {

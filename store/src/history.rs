@@ -8,7 +8,7 @@ use std::sync::Arc;
 use envtrail_model::{ComponentName, ComponentState, EnvName, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::{Fail, Scope, StoreError};
+use crate::error::{Fail, PrunedQuery, Scope, StoreError};
 use crate::lookup::{KIND_COMPONENT, Refs, header, parse_name, query_nanos, require_env};
 use crate::members::{Bodies, Member, select};
 use crate::{StateChange, Store};
@@ -37,6 +37,7 @@ impl Store {
     ) -> Result<Vec<StateChange>, Fail> {
         let conn = &self.conn;
         let env_id = require_env(conn, env)?;
+        crate::prune::guard(conn, env_id, env, PrunedQuery::History, since)?;
         let Some((lo, hi)) = seq_range(conn, env_id, since, until)? else {
             return Ok(Vec::new());
         };

@@ -42,6 +42,7 @@ mod lookup;
 mod members;
 mod notify;
 mod prepare;
+mod prune;
 mod query;
 mod schema;
 mod tags;
@@ -61,8 +62,9 @@ use envtrail_model::view::SnapshotRef;
 use envtrail_model::{ComponentName, ComponentState};
 use rusqlite::Connection;
 
-pub use error::{Body, Scope, StoreError};
+pub use error::{Body, PrunedQuery, Scope, StoreError};
 pub use notify::NotifyState;
+pub use prune::{PruneOutcome, SignatureCheck, Signer, StoredCheckpoint};
 pub use schema::SCHEMA_VERSION;
 
 /// An open store: one SQLite connection. Readers may open the same file concurrently; imports are

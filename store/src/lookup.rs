@@ -163,7 +163,9 @@ pub(crate) fn decode<T: DeserializeOwned>(
     })
 }
 
-/// Snapshot references of one environment by seq, read on demand and kept for the call.
+/// Snapshot references of one environment by seq, read on demand and kept for the call. Read
+/// through the `snapshot_refs` view, so a component's `since` or an artifact's first sighting
+/// still resolves after `prune` removed that snapshot ([`crate::prune`]).
 pub(crate) struct Refs<'a> {
     conn: &'a Connection,
     env_id: i64,
@@ -184,7 +186,7 @@ impl<'a> Refs<'a> {
     /// Reads every snapshot of the environment up to `seq` at once (for history-wide calls).
     pub(crate) fn preload(&mut self, up_to_seq: i64) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {REF_COLUMNS} FROM snapshots WHERE env_id = ?1 AND seq <= ?2"
+            "SELECT {REF_COLUMNS} FROM snapshot_refs WHERE env_id = ?1 AND seq <= ?2"
         ))?;
         for r in stmt.query_map(params![self.env_id, up_to_seq], |row| {
             snapshot_ref(row, self.env)
@@ -208,7 +210,7 @@ impl<'a> Refs<'a> {
         }
         let list = serde_json::Value::from(missing).to_string();
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {REF_COLUMNS} FROM snapshots WHERE env_id = ?1 \
+            "SELECT {REF_COLUMNS} FROM snapshot_refs WHERE env_id = ?1 \
              AND seq IN (SELECT value FROM json_each(?2))"
         ))?;
         for r in stmt.query_map(params![self.env_id, list], |row| {
@@ -228,7 +230,7 @@ impl<'a> Refs<'a> {
         let r = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {REF_COLUMNS} FROM snapshots WHERE env_id = ?1 AND seq = ?2"
+                "SELECT {REF_COLUMNS} FROM snapshot_refs WHERE env_id = ?1 AND seq = ?2"
             ))?
             .query_row(params![self.env_id, seq], |row| snapshot_ref(row, self.env))?;
         self.by_seq.insert(seq, r.clone());

@@ -16,7 +16,7 @@ use envtrail_model::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Store;
-use crate::error::{Fail, Scope, StoreError};
+use crate::error::{Fail, PrunedQuery, Scope, StoreError};
 use crate::lookup::{
     KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, Refs, environments, header, max_seq, parse_name,
     query_nanos, require_env, snapshot_after, snapshot_at,
@@ -71,6 +71,7 @@ impl Store {
     ) -> Result<Option<SnapshotRef>, StoreError> {
         let inner = || -> Result<_, Fail> {
             let env_id = require_env(&self.conn, env)?;
+            crate::prune::guard(&self.conn, env_id, env, PrunedQuery::State, Some(at))?;
             Ok(snapshot_at(&self.conn, env_id, env, query_nanos(&at))?)
         };
         inner().map_err(|f| f.reading(|| Scope::Environment(env.clone())))
@@ -100,6 +101,7 @@ impl Store {
     ) -> Result<Option<EnvironmentState>, Fail> {
         let conn = &self.conn;
         let env_id = require_env(conn, env)?;
+        crate::prune::guard(conn, env_id, env, PrunedQuery::State, Some(at))?;
         let nanos = query_nanos(&at);
         let Some(snapshot) = snapshot_at(conn, env_id, env, nanos)? else {
             return Ok(None);
@@ -204,6 +206,7 @@ impl Store {
         let inner = || -> Result<Option<Snapshot>, Fail> {
             let conn = &self.conn;
             let env_id = require_env(conn, env)?;
+            crate::prune::guard(conn, env_id, env, PrunedQuery::State, Some(at))?;
             let Some(snapshot) = snapshot_at(conn, env_id, env, query_nanos(&at))? else {
                 return Ok(None);
             };

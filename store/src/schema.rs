@@ -37,6 +37,9 @@
 //!   states stored before), which an import compares to skip canonicalising unchanged components
 //!   (see [`crate::prepare`]). A cache, not evidence: `verify` recomputes hashes from the bodies
 //!   and never trusts it.
+//!
+//! Tables (migration 4, [`crate::prune::MIGRATION`]): `checkpoints`, `pruned`, `pruned_refs` and
+//! the view `snapshot_refs`, what `envtrail prune` leaves behind (see [`crate::prune`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -129,6 +132,9 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE states ADD COLUMN quick BLOB;
     "#,
+    // 4: retention (`envtrail prune`): signed checkpoints and what they keep. The SQL lives with
+    // its code; to renumber, move this line.
+    crate::prune::MIGRATION,
 ];
 
 /// Opens (creating if missing) and migrates the store at `path`.

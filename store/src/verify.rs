@@ -11,8 +11,15 @@
 //! 3. Store-wide checks: intervals pointing past an environment's last snapshot (the tail of the
 //!    chain removed), sightings against the ones the intervals imply, and `PRAGMA integrity_check`.
 //!
+//! After a prune ([`crate::prune`]), the walk starts at the latest checkpoint's cut with its
+//! link in place of the genesis; an environment's snapshots older than its kept one are header
+//! only there (their links and headers are checked, not their content), and its membership is
+//! rebuilt from every interval up to the kept snapshot. The checkpoint records themselves, the
+//! latest one's signature (through a [`SignatureCheck`]: the store holds no keys) and what they
+//! vouch for beyond the chain ([`crate::prune::check_retained`]) are checked too.
+//!
 //! Limit: removing the newest snapshots (and every row they wrote) leaves a shorter, consistent
-//! chain. Record the chain head elsewhere (reports carry it) to detect that.
+//! chain. Record the chain head elsewhere (reports and checkpoints carry it) to detect that.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,15 +36,26 @@ use rusqlite::{Connection, params};
 use crate::Store;
 use crate::error::{Fail, Scope, StoreError};
 use crate::lookup::{KIND_COMPONENT, from_nanos};
+use crate::prune::{Checkpoints, SignatureCheck};
 
 /// Rows hashed per parallel batch.
 const CHUNK: usize = 4096;
 
 impl Store {
     /// Recomputes every hash and the chain from the stored rows (see the module docs). `ok` is
-    /// false when anything differs; the first problem names the first broken snapshot.
+    /// false when anything differs; the first problem names the first broken snapshot. A
+    /// checkpoint's signature is not checked here (its status says `not_checked`): use
+    /// [`Store::verify_with`].
     pub fn verify(&self) -> Result<VerifyResult, StoreError> {
-        verify(&self.conn).map_err(|f| f.reading(|| Scope::Verify))
+        self.verify_with(None)
+    }
+
+    /// [`Store::verify`], checking the latest checkpoint's signature with `check`.
+    pub fn verify_with(
+        &self,
+        check: Option<SignatureCheck<'_>>,
+    ) -> Result<VerifyResult, StoreError> {
+        verify(&self.conn, check).map_err(|f| f.reading(|| Scope::Verify))
     }
 }
 
@@ -47,7 +65,11 @@ type Altered = HashMap<i64, (String, String)>;
 /// Every digest a correct state body runs, by state id (only states that run some).
 type StateDigests = HashMap<i64, Vec<Digest>>;
 
-fn verify(conn: &Connection) -> Result<VerifyResult, Fail> {
+pub(crate) fn verify(
+    conn: &Connection,
+    check: Option<SignatureCheck<'_>>,
+) -> Result<VerifyResult, Fail> {
+    let checkpoints = crate::prune::load(conn, check)?;
     let (altered_states, state_digests) = check_states(conn)?;
     let altered_artifacts = check_artifacts(conn)?;
     let envs: HashMap<i64, String> = conn
@@ -56,11 +78,19 @@ fn verify(conn: &Connection) -> Result<VerifyResult, Fail> {
         .collect::<Result<_, _>>()?;
 
     let mut problems = Vec::new();
-    let (checked, broken) = walk_chain(conn, &envs, &altered_states, &altered_artifacts)?;
+    let (checked, broken) = walk_chain(
+        conn,
+        &envs,
+        &altered_states,
+        &altered_artifacts,
+        &checkpoints,
+    )?;
     problems.extend(broken);
+    problems.extend(checkpoints.problems.iter().cloned());
     if problems.is_empty() {
         problems.extend(check_tail(conn, &envs)?);
     }
+    problems.extend(crate::prune::check_retained(conn, &checkpoints)?);
     for (hash, why) in sorted(&altered_states) {
         problems.push(VerifyProblem {
             snapshot_id: None,
@@ -73,7 +103,7 @@ fn verify(conn: &Connection) -> Result<VerifyResult, Fail> {
             message: format!("artifact facts {hash}: {why}"),
         });
     }
-    problems.extend(check_sightings(conn, &envs, &state_digests)?);
+    problems.extend(check_sightings(conn, &envs, &state_digests, &checkpoints)?);
     problems.extend(integrity(conn)?);
 
     let chain_head = conn
@@ -96,6 +126,7 @@ fn verify(conn: &Connection) -> Result<VerifyResult, Fail> {
         snapshots_checked: checked,
         chain_head,
         problems,
+        checkpoint: checkpoints.check,
     })
 }
 
@@ -221,6 +252,10 @@ fn check_artifacts(conn: &Connection) -> Result<Altered, Fail> {
 #[derive(Default)]
 struct EnvWalk {
     seq: i64,
+    /// The seq up to which interval boundaries were applied to `members`.
+    applied: i64,
+    /// Snapshots before this seq are header only (pruned): 1 unless a checkpoint kept a later one.
+    kept: i64,
     taken_at: Option<i64>,
     /// (kind, key) -> (hash as it verifies, from_seq).
     members: BTreeMap<(i64, String), (String, i64)>,
@@ -235,6 +270,7 @@ fn walk_chain(
     envs: &HashMap<i64, String>,
     altered_states: &Altered,
     altered_artifacts: &Altered,
+    checkpoints: &Checkpoints,
 ) -> Result<(i64, Option<VerifyProblem>), Fail> {
     let mut walks: HashMap<i64, EnvWalk> = HashMap::new();
     // Starts and ends in two statements: each is then one index range (an OR of the two would
@@ -253,7 +289,8 @@ fn walk_chain(
          components FROM snapshots ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
-    let mut link = GENESIS.to_owned();
+    let cut = checkpoints.latest.as_ref().map(|c| (c.number, &c.cut));
+    let mut link = cut.map_or(GENESIS, |(_, cut)| cut.link.as_str()).to_owned();
     let mut checked = 0;
     while let Some(row) = rows.next()? {
         checked += 1;
@@ -272,7 +309,31 @@ fn walk_chain(
             .get(&env_id)
             .map_or("<unknown environment>", String::as_str);
         let mut wrong: Vec<String> = Vec::new();
-        let walk = walks.entry(env_id).or_default();
+        if checked == 1 {
+            match cut {
+                Some((number, cut)) if cut.snapshot_id != id => wrong.push(format!(
+                    "the chain starts here, but checkpoint #{number} cuts it at snapshot {} \
+                     (snapshots were added before the cut or the cut was removed)",
+                    cut.snapshot_id
+                )),
+                None if prev_link != GENESIS => wrong.push(
+                    "the chain starts here without the genesis link and the store holds no \
+                     checkpoint: earlier snapshots were removed without a prune"
+                        .to_owned(),
+                ),
+                _ => {}
+            }
+        }
+        let walk = walks.entry(env_id).or_insert_with(|| {
+            let (first, kept) = checkpoints.envs.get(&env_id).copied().unwrap_or((1, 1));
+            EnvWalk {
+                seq: first - 1,
+                kept,
+                ..EnvWalk::default()
+            }
+        });
+        // Pruned: only its header and links are left (see the module docs).
+        let header_only = seq < walk.kept;
 
         if seq != walk.seq + 1 {
             wrong.push(format!(
@@ -290,11 +351,17 @@ fn walk_chain(
             ));
         }
 
-        // Membership at `seq`: apply the boundaries since the environment's previous snapshot,
-        // ends before starts at each seq.
+        // Membership at `seq`: apply the boundaries since the environment's previous snapshot
+        // (since the beginning for a pruned environment's kept one), ends before starts at each
+        // seq.
         let mut boundaries: Vec<(i64, bool, i64, String, String, i64)> = Vec::new();
-        for (stmt, start) in [(&mut starts, true), (&mut ends, false)] {
-            let found = stmt.query_map(params![env_id, walk.seq, seq], |r| {
+        let lists = if header_only {
+            Vec::new()
+        } else {
+            vec![(&mut starts, true), (&mut ends, false)]
+        };
+        for (stmt, start) in lists {
+            let found = stmt.query_map(params![env_id, walk.applied, seq], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -340,6 +407,9 @@ fn walk_chain(
             }
         }
         walk.seq = seq;
+        if !header_only {
+            walk.applied = seq;
+        }
         walk.taken_at = Some(taken_at);
 
         let root = items_root(walk.members.iter().map(|((kind, key), (hash, _))| {
@@ -350,7 +420,9 @@ fn walk_chain(
             };
             (kind, key.as_str(), hash.as_str())
         }));
-        if root != stored_root {
+        if header_only {
+            // Its items are gone: the stored root stands in, covered by the content hash.
+        } else if root != stored_root {
             let altered: Vec<String> = walk
                 .members
                 .iter()
@@ -374,7 +446,7 @@ fn walk_chain(
             .keys()
             .filter(|(kind, _)| *kind == KIND_COMPONENT)
             .count() as i64;
-        if components != stored_components {
+        if !header_only && components != stored_components {
             wrong.push(format!(
                 "it records {stored_components} components but its membership has {components}"
             ));
@@ -408,7 +480,13 @@ fn walk_chain(
                 "its content hash does not match its header (the header was altered)".to_owned(),
             );
         }
-        if prev_link != link {
+        if checked == 1 && prev_link != link {
+            if let Some((number, _)) = cut {
+                wrong.push(format!(
+                    "its previous link is not the link checkpoint #{number} recorded at the cut"
+                ));
+            }
+        } else if prev_link != link {
             wrong.push("its previous link is not the link of the snapshot before it in the chain (snapshots were removed or reordered)".to_owned());
         }
         if chain_link(&prev_link, &stored_content) != stored_link {
@@ -476,11 +554,14 @@ fn check_tail(conn: &Connection, envs: &HashMap<i64, String>) -> Result<Vec<Veri
 }
 
 /// The sightings table against what the intervals imply: each digest run by a component state
-/// is first sighted at the earliest interval start of such a state.
+/// is first sighted at the earliest interval start of such a state. After a prune, a sighting
+/// older than its environment's kept snapshot cannot be recomputed (the intervals are gone): the
+/// checkpoint's retained root vouches for it, and it must still name its snapshot.
 fn check_sightings(
     conn: &Connection,
     envs: &HashMap<i64, String>,
     digests: &StateDigests,
+    checkpoints: &Checkpoints,
 ) -> Result<Vec<VerifyProblem>, Fail> {
     let mut expected: BTreeMap<(i64, String), i64> = BTreeMap::new();
     let mut stmt = conn.prepare(
@@ -503,7 +584,7 @@ fn check_sightings(
     }
     let mut stmt = conn.prepare(
         "SELECT g.env_id, g.digest, g.first_seq, g.first_snapshot_id, s.id FROM sightings g \
-         LEFT JOIN snapshots s ON s.env_id = g.env_id AND s.seq = g.first_seq",
+         LEFT JOIN snapshot_refs s ON s.env_id = g.env_id AND s.seq = g.first_seq",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -522,8 +603,14 @@ fn check_sightings(
     };
     for row in rows {
         let (env_id, digest, first_seq, first_id, actual_id) = row?;
+        let kept = checkpoints.envs.get(&env_id).map_or(1, |(_, kept)| *kept);
         let message = match expected.remove(&(env_id, digest.clone())) {
             Some(seq) if seq == first_seq && actual_id == Some(first_id) => continue,
+            // In pruned history: vouched for by the checkpoint, not recomputable.
+            Some(seq) if first_seq < kept && first_seq < seq && actual_id == Some(first_id) => {
+                continue;
+            }
+            None if first_seq < kept && actual_id == Some(first_id) => continue,
             Some(seq) => format!(
                 "sighting of {digest} in {}: recorded first at #{first_seq} (snapshot {first_id}), \
                  the states say #{seq}",

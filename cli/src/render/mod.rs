@@ -7,9 +7,11 @@ pub mod html;
 pub mod junit;
 pub mod matrix;
 pub mod metrics;
+mod prune;
 mod tables;
 
 pub use evidence::evidence_check;
+pub use prune::prune;
 
 use anyhow::Result;
 use envtrail_model::output::{
@@ -520,6 +522,9 @@ pub fn verify(result: &VerifyResult, format: Format) -> Result<String> {
                 None => doc.line(&format!("- {}", p.message)),
             }
         }
+    }
+    if let Some(check) = &result.checkpoint {
+        prune::checkpoint_lines(&mut doc, check);
     }
     Ok(doc.finish())
 }

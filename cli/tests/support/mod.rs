@@ -71,6 +71,7 @@ impl Workspace {
             .args(args)
             .env_remove("ENVTRAIL_DB")
             .env_remove("ENVTRAIL_CONFIG")
+            .env_remove("ENVTRAIL_EVIDENCE_KEY")
             .env("NO_COLOR", "1")
             .stdin(if stdin.is_some() {
                 Stdio::piped()
