@@ -522,6 +522,18 @@ impl ser::SerializeStructVariant for Wrapped<Object<'_>> {
 /// their string form. Integers print as the double they stand for, as in values.
 struct MapKey;
 
+/// An integer map key as the number JSON would write, as a string (RFC 8785 keys are strings).
+fn integer_key(
+    write: impl FnOnce(&mut Writer) -> Result<(), JcsError>,
+) -> Result<String, JcsError> {
+    let mut writer = Writer {
+        out: Vec::new(),
+        scratch: Vec::new(),
+    };
+    write(&mut writer)?;
+    Ok(String::from_utf8(writer.out).expect("digits are ASCII"))
+}
+
 fn key_error() -> JcsError {
     JcsError("key must be a string".to_owned())
 }
@@ -556,12 +568,7 @@ impl ser::Serializer for MapKey {
         self.serialize_i64(v.into())
     }
     fn serialize_i64(self, v: i64) -> Result<String, JcsError> {
-        let mut writer = Writer {
-            out: Vec::new(),
-            scratch: Vec::new(),
-        };
-        writer.signed(v)?;
-        Ok(String::from_utf8(writer.out).expect("digits are ASCII"))
+        integer_key(|writer| writer.signed(v))
     }
     fn serialize_u8(self, v: u8) -> Result<String, JcsError> {
         self.serialize_u64(v.into())
@@ -573,12 +580,7 @@ impl ser::Serializer for MapKey {
         self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result<String, JcsError> {
-        let mut writer = Writer {
-            out: Vec::new(),
-            scratch: Vec::new(),
-        };
-        writer.unsigned(v)?;
-        Ok(String::from_utf8(writer.out).expect("digits are ASCII"))
+        integer_key(|writer| writer.unsigned(v))
     }
     fn serialize_f32(self, _v: f32) -> Result<String, JcsError> {
         Err(key_error())

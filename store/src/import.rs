@@ -80,16 +80,16 @@ impl Store {
             write(&tx, environment, taken_at, nanos, &prepared, open)
         })()
         .and_then(|outcome| {
-                tx.commit()?;
-                Ok(outcome)
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .map_err(|fail| {
+            fail.with(|source| StoreError::Import {
+                environment: environment.clone(),
+                taken_at,
+                source,
             })
-            .map_err(|fail| {
-                fail.with(|source| StoreError::Import {
-                    environment: environment.clone(),
-                    taken_at,
-                    source,
-                })
-            })?;
+        })?;
         Ok(outcome)
     }
 }
@@ -281,7 +281,10 @@ impl Writer<'_, '_> {
                 Some(held) => self.close(held.interval, held.from)?,
                 None => {}
             }
-            debug_assert!(!item.unchanged, "an unchanged item matches its open interval");
+            debug_assert!(
+                !item.unchanged,
+                "an unchanged item matches its open interval"
+            );
             changed += 1;
             self.open(kind, item)?;
         }
@@ -308,7 +311,11 @@ impl Writer<'_, '_> {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO states (hash, body, quick) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![item.hash, item.body, item.quick.as_ref().map(|q| &q[..])])?
+                .execute(params![
+                    item.hash,
+                    item.body,
+                    item.quick.as_ref().map(|q| &q[..])
+                ])?
         } else {
             self.tx
                 .prepare_cached(
