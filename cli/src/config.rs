@@ -217,7 +217,12 @@ impl Config {
                 .environment_specific_keys
                 .push(glob.get_ref().clone());
         }
-        for (i, glob) in raw.config.environment_specific_attributes.iter().enumerate() {
+        for (i, glob) in raw
+            .config
+            .environment_specific_attributes
+            .iter()
+            .enumerate()
+        {
             globset::Glob::new(glob.get_ref()).map_err(|e| {
                 value_error(
                     glob.span(),

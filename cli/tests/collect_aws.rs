@@ -33,7 +33,10 @@ fn envtrail(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -60,9 +63,12 @@ fn state(env: &str, version: &str) -> String {
 
 fn options() -> CollectOptions {
     CollectOptions::new(std::sync::Arc::new(|v: &[u8]| {
-        format!("hmac-{}", Fingerprint::of_plain_value(&String::from_utf8_lossy(v)))
-            .parse()
-            .unwrap()
+        format!(
+            "hmac-{}",
+            Fingerprint::of_plain_value(&String::from_utf8_lossy(v))
+        )
+        .parse()
+        .unwrap()
     }))
 }
 
@@ -76,7 +82,11 @@ async fn seed(moto: &Moto, env: &str, region: &str, role: &str) {
         .runtime(Runtime::Python312)
         .role(role)
         .handler("main.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(b"same code".to_vec())).build())
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(b"same code".to_vec()))
+                .build(),
+        )
         .environment(
             Environment::builder()
                 .variables("LOG_LEVEL", "info")
@@ -198,13 +208,21 @@ strip_suffixes = ["_prod"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["id"].as_str().unwrap().to_owned(), s["status"].as_str().unwrap().to_owned()))
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["status"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         sources,
         [
             ("aws/123456789012/us-east-1".to_owned(), "ok".to_owned()),
-            ("aws/unreachable/eu-central-1".to_owned(), "failed".to_owned()),
+            (
+                "aws/unreachable/eu-central-1".to_owned(),
+                "failed".to_owned()
+            ),
             ("terraform/payments".to_owned(), "ok".to_owned()),
         ]
     );
@@ -215,10 +233,19 @@ strip_suffixes = ["_prod"]
         .map(|w| w["ref"].as_str().unwrap())
         .collect();
     assert_eq!(refs, ["Lambda/payments-api-prod", "SSM/prod/payments"]);
-    assert!(snapshot["workloads"].as_array().unwrap().iter().all(|w| w["component"] == "payments"));
+    assert!(
+        snapshot["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["component"] == "payments")
+    );
     let db = &snapshot["infrastructure"][0];
     assert_eq!(db["address"], "module.payments.aws_db_instance.main");
-    assert_eq!(db["metadata"]["address"], "module.payments_prod.aws_db_instance.main");
+    assert_eq!(
+        db["metadata"]["address"],
+        "module.payments_prod.aws_db_instance.main"
+    );
     assert_eq!(db["attributes"]["engine_version"], "14.9");
     assert_eq!(snapshot["terraform_states"][0]["lineage"], "lineage-prod");
     assert_eq!(snapshot["terraform_states"][0]["serial"], 12);
@@ -230,7 +257,12 @@ strip_suffixes = ["_prod"]
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&report_out).unwrap();
     let findings = report["findings"].as_array().unwrap();
-    let of = |kind: &str| findings.iter().filter(|f| f["kind"] == kind).collect::<Vec<_>>();
+    let of = |kind: &str| {
+        findings
+            .iter()
+            .filter(|f| f["kind"] == kind)
+            .collect::<Vec<_>>()
+    };
     let drift = of("infra_drift");
     assert_eq!(drift.len(), 1, "{findings:#?}");
     assert_eq!(drift[0]["component"], "payments");
@@ -241,7 +273,12 @@ strip_suffixes = ["_prod"]
         json!(["module.payments.aws_db_instance.main.engine_version"]),
         "identifier is environment-specific; the password fingerprints are equal: {findings:#?}"
     );
-    assert!(drift[0]["message"].as_str().unwrap().contains("staging 15.4, prod 14.9"));
+    assert!(
+        drift[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("staging 15.4, prod 14.9")
+    );
     let gaps = of("collection_gap");
     assert_eq!(gaps.len(), 1, "{findings:#?}");
     assert_eq!(gaps[0]["environment"], "prod");
@@ -257,13 +294,22 @@ strip_suffixes = ["_prod"]
             everything.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
         }
     }
-    for text in [&collect_out, &collect_err, &export, &report_out, &text_report] {
+    for text in [
+        &collect_out,
+        &collect_err,
+        &export,
+        &report_out,
+        &text_report,
+    ] {
         everything.push_str(text);
     }
     for canary in [SECURE_CANARY, LAMBDA_CANARY, STATE_CANARY] {
         assert!(!everything.contains(canary), "{canary} leaked");
     }
-    assert!(everything.contains("payments-api-prod"), "the check reads real content");
+    assert!(
+        everything.contains("payments-api-prod"),
+        "the check reads real content"
+    );
 }
 
 #[test]
@@ -282,7 +328,10 @@ state = "prod.tfstate"
     .unwrap();
     let (code, stdout, stderr) = envtrail(dir.path(), &["collect"]);
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("environment prod: nothing stored"), "{stderr}");
+    assert!(
+        stderr.contains("environment prod: nothing stored"),
+        "{stderr}"
+    );
     assert!(stderr.contains("prod.tfstate: line 1, column"), "{stderr}");
     assert!(!stderr.contains(STATE_CANARY), "{stderr}");
     let (code, _, stderr) = envtrail(dir.path(), &["export", "--env", "prod"]);

@@ -99,10 +99,7 @@ impl Difference<'_> {
             Some(_) => None,
         };
         match (quoted(self.upstream), quoted(self.downstream)) {
-            (Some(a), Some(b)) => format!(
-                "{} {}: {u} {a}, {d} {b}",
-                self.address, self.attribute
-            ),
+            (Some(a), Some(b)) => format!("{} {}: {u} {a}, {d} {b}", self.address, self.attribute),
             _ => format!("{} {}", self.address, self.attribute),
         }
     }
@@ -187,7 +184,11 @@ mod tests {
         )
     }
 
-    fn report(staging: StateBuilder, prod: EnvBuilder, policy: &Policy) -> envtrail_model::output::Report {
+    fn report(
+        staging: StateBuilder,
+        prod: EnvBuilder,
+        policy: &Policy,
+    ) -> envtrail_model::output::Report {
         let staging = EnvBuilder::at("staging").component("payments", staging.build());
         let i = input(
             &["staging", "prod"],
@@ -205,9 +206,15 @@ mod tests {
 
     #[test]
     fn differing_engine_version_is_infra_drift() {
-        let prod = EnvBuilder::at("prod")
-            .component("payments", db("14.9", "db.r6g.large", "payments-prod").build());
-        let r = report(db("15.4", "db.r6g.large", "payments-staging"), prod, &policy());
+        let prod = EnvBuilder::at("prod").component(
+            "payments",
+            db("14.9", "db.r6g.large", "payments-prod").build(),
+        );
+        let r = report(
+            db("15.4", "db.r6g.large", "payments-staging"),
+            prod,
+            &policy(),
+        );
         assert_eq!(summary_lines(&r), ["infra_drift prod payments"]);
         let f = &r.findings[0];
         assert_eq!(
@@ -226,14 +233,22 @@ mod tests {
 
     #[test]
     fn equal_or_environment_specific_attributes_are_not_drift() {
-        let prod = EnvBuilder::at("prod")
-            .component("payments", db("15.4", "db.r6g.large", "payments-prod").build());
-        let r = report(db("15.4", "db.r6g.large", "payments-staging"), prod, &policy());
+        let prod = EnvBuilder::at("prod").component(
+            "payments",
+            db("15.4", "db.r6g.large", "payments-prod").build(),
+        );
+        let r = report(
+            db("15.4", "db.r6g.large", "payments-staging"),
+            prod,
+            &policy(),
+        );
         assert!(r.findings.is_empty(), "{:?}", r.findings);
 
         // Without the policy, the identifier is drift.
-        let prod = EnvBuilder::at("prod")
-            .component("payments", db("15.4", "db.r6g.large", "payments-prod").build());
+        let prod = EnvBuilder::at("prod").component(
+            "payments",
+            db("15.4", "db.r6g.large", "payments-prod").build(),
+        );
         let r = report(
             db("15.4", "db.r6g.large", "payments-staging"),
             prod,
@@ -265,7 +280,11 @@ mod tests {
         let r = report(staging, prod, &Policy::default());
         let f = &of_kind(&r, FindingKind::InfraDrift)[0];
         assert!(!f.message.contains("hmac-sha256"), "{}", f.message);
-        assert!(f.message.contains("aws_db_instance.main password"), "{}", f.message);
+        assert!(
+            f.message.contains("aws_db_instance.main password"),
+            "{}",
+            f.message
+        );
     }
 
     #[test]
@@ -289,7 +308,11 @@ mod tests {
             "payments",
             StateBuilder::new()
                 .container("api", &[digest(1)])
-                .infra("aws_sqs_queue.jobs", "aws_sqs_queue", json!({"fifo_queue": false}))
+                .infra(
+                    "aws_sqs_queue.jobs",
+                    "aws_sqs_queue",
+                    json!({"fifo_queue": false}),
+                )
                 .build(),
         );
         let r = report(db("15.4", "db.r6g.large", "x"), prod, &policy());
@@ -319,16 +342,32 @@ mod tests {
 
         // Two of a type left on one side: ambiguous, no match, no finding.
         let staging = StateBuilder::new()
-            .infra("aws_db_instance.a", "aws_db_instance", json!({"engine_version": "15.4"}))
-            .infra("aws_db_instance.b", "aws_db_instance", json!({"engine_version": "15.4"}));
+            .infra(
+                "aws_db_instance.a",
+                "aws_db_instance",
+                json!({"engine_version": "15.4"}),
+            )
+            .infra(
+                "aws_db_instance.b",
+                "aws_db_instance",
+                json!({"engine_version": "15.4"}),
+            );
         let prod = EnvBuilder::at("prod").component(
             "payments",
             StateBuilder::new()
-                .infra("aws_db_instance.c", "aws_db_instance", json!({"engine_version": "14.9"}))
+                .infra(
+                    "aws_db_instance.c",
+                    "aws_db_instance",
+                    json!({"engine_version": "14.9"}),
+                )
                 .build(),
         );
         let r = report(staging, prod, &Policy::default());
-        assert!(of_kind(&r, FindingKind::InfraDrift).is_empty(), "{:?}", r.findings);
+        assert!(
+            of_kind(&r, FindingKind::InfraDrift).is_empty(),
+            "{:?}",
+            r.findings
+        );
     }
 
     #[test]

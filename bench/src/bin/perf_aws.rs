@@ -158,7 +158,12 @@ fn aws(args: &Args) -> Result<Duration> {
                     .image("registry.example.com/bench/app:1.0")
                     .cpu(256)
                     .memory(512)
-                    .environment(KeyValuePair::builder().name("LOG_LEVEL").value("info").build())
+                    .environment(
+                        KeyValuePair::builder()
+                            .name("LOG_LEVEL")
+                            .value("info")
+                            .build(),
+                    )
                     .build(),
             )
             .send()
@@ -173,7 +178,12 @@ fn aws(args: &Args) -> Result<Duration> {
                         .task_definition("bench")
                         .desired_count(1)
                         .launch_type(LaunchType::Fargate)
-                        .tags(Tag::builder().key("app").value(format!("app-{}", i % 50)).build())
+                        .tags(
+                            Tag::builder()
+                                .key("app")
+                                .value(format!("app-{}", i % 50))
+                                .build(),
+                        )
                         .send()
                         .await
                         .map(|_| ())
@@ -231,8 +241,16 @@ fn aws(args: &Args) -> Result<Duration> {
         .filter(|w| w.reference.starts_with("SSM/"))
         .map(|w| w.config.len())
         .sum();
-    ensure!(count("Lambda/") == args.functions, "functions: {}", count("Lambda/"));
-    ensure!(count("ECS/") == args.services, "services: {}", count("ECS/"));
+    ensure!(
+        count("Lambda/") == args.functions,
+        "functions: {}",
+        count("Lambda/")
+    );
+    ensure!(
+        count("ECS/") == args.services,
+        "services: {}",
+        count("ECS/")
+    );
     ensure!(params == args.parameters, "parameters: {params}");
     eprintln!("{} API calls", c.calls);
     Ok(took)
@@ -247,7 +265,12 @@ fn generate_state(mb: usize) -> Vec<u8> {
     while size < mb * 1_000_000 {
         let tags = json!({"app": format!("app-{}", i % 200), "team": "platform"});
         let filler: serde_json::Map<String, serde_json::Value> = (0..40)
-            .map(|k| (format!("attribute_{k:02}"), json!(format!("value-{i}-{k}-abcdefghij"))))
+            .map(|k| {
+                (
+                    format!("attribute_{k:02}"),
+                    json!(format!("value-{i}-{k}-abcdefghij")),
+                )
+            })
             .collect();
         let mut attributes = json!({
             "engine": "postgres", "engine_version": "15.4", "instance_class": "db.r6g.large",

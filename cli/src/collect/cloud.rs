@@ -116,9 +116,9 @@ async fn read_state(
         error,
     };
     let bytes = match &t.location {
-        StateLocation::File(path) => std::fs::read(path).map_err(|e| {
-            format!("cannot read {}: {e}", path.display())
-        }),
+        StateLocation::File(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
         StateLocation::S3 {
             url,
             account,

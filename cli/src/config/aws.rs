@@ -128,8 +128,16 @@ fn check_url(spans: &Spans<'_>, url: &Spanned<String>, key: &str) -> Result<(), 
 }
 
 fn name_like(spans: &Spans<'_>, v: &Spanned<String>, key: &str) -> Result<(), ConfigError> {
-    if v.get_ref().is_empty() || v.get_ref().chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
-        return Err(spans.error(v.span(), key, "must be a non-empty name without white space or '/'"));
+    if v.get_ref().is_empty()
+        || v.get_ref()
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err(spans.error(
+            v.span(),
+            key,
+            "must be a non-empty name without white space or '/'",
+        ));
     }
     Ok(())
 }
@@ -148,17 +156,31 @@ pub(super) fn aws(
                 .as_ref()
                 .or(a.account.as_ref())
                 .map_or(0..0, Spanned::span);
-            return Err(spans.error(span, &key("regions"), "list at least one region, e.g. [\"eu-west-1\"]"));
+            return Err(spans.error(
+                span,
+                &key("regions"),
+                "list at least one region, e.g. [\"eu-west-1\"]",
+            ));
         }
         let mut regions = Vec::new();
         for (j, r) in a.regions.iter().enumerate() {
             let ok = !r.get_ref().is_empty()
-                && r.get_ref().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                && r.get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !ok {
-                return Err(spans.error(r.span(), &key(&format!("regions[{j}]")), "expected a region name like \"eu-west-1\""));
+                return Err(spans.error(
+                    r.span(),
+                    &key(&format!("regions[{j}]")),
+                    "expected a region name like \"eu-west-1\"",
+                ));
             }
             if regions.contains(r.get_ref()) {
-                return Err(spans.error(r.span(), &key(&format!("regions[{j}]")), "region listed twice"));
+                return Err(spans.error(
+                    r.span(),
+                    &key(&format!("regions[{j}]")),
+                    "region listed twice",
+                ));
             }
             regions.push(r.get_ref().clone());
         }
@@ -168,7 +190,11 @@ pub(super) fn aws(
         if let Some(role) = &a.role_arn
             && !role.get_ref().starts_with("arn:")
         {
-            return Err(spans.error(role.span(), &key("role_arn"), "expected a role ARN, e.g. \"arn:aws:iam::123456789012:role/envtrail-read\""));
+            return Err(spans.error(
+                role.span(),
+                &key("role_arn"),
+                "expected a role ARN, e.g. \"arn:aws:iam::123456789012:role/envtrail-read\"",
+            ));
         }
         if let Some(url) = &a.endpoint_url {
             check_url(spans, url, &key("endpoint_url"))?;
@@ -180,12 +206,22 @@ pub(super) fn aws(
         let mut ssm_paths = Vec::new();
         for (j, p) in a.ssm.iter().enumerate() {
             if !p.path.get_ref().starts_with('/') {
-                return Err(spans.error(p.path.span(), &key(&format!("ssm[{j}].path")), "a Parameter Store path starts with '/', e.g. \"/prod/payments\""));
+                return Err(spans.error(
+                    p.path.span(),
+                    &key(&format!("ssm[{j}].path")),
+                    "a Parameter Store path starts with '/', e.g. \"/prod/payments\"",
+                ));
             }
             if let Some(c) = &p.component {
                 c.get_ref()
                     .parse::<envtrail_model::ComponentName>()
-                    .map_err(|e| spans.error(c.span(), &key(&format!("ssm[{j}].component")), e.to_string()))?;
+                    .map_err(|e| {
+                        spans.error(
+                            c.span(),
+                            &key(&format!("ssm[{j}].component")),
+                            e.to_string(),
+                        )
+                    })?;
             }
             ssm_paths.push(SsmPath {
                 path: p.path.get_ref().clone(),
@@ -231,7 +267,11 @@ pub(super) fn terraform(
         let key = |field: &str| format!("environments.{env}.terraform[{i}].{field}");
         let state = t.state.get_ref().clone();
         if state.is_empty() {
-            return Err(spans.error(t.state.span(), &key("state"), "must name a state file or an s3://bucket/key URL"));
+            return Err(spans.error(
+                t.state.span(),
+                &key("state"),
+                "must name a state file or an s3://bucket/key URL",
+            ));
         }
         let location = if state.starts_with("s3://") {
             envtrail_collect_aws::parse_s3_url(&state)
@@ -250,7 +290,11 @@ pub(super) fn terraform(
                 profile: t.profile.clone().or(base.profile),
                 role_arn: t.role_arn.clone().or(base.role_arn),
                 external_id: base.external_id,
-                endpoint_url: t.endpoint_url.as_ref().map(|u| u.get_ref().clone()).or(base.endpoint_url),
+                endpoint_url: t
+                    .endpoint_url
+                    .as_ref()
+                    .map(|u| u.get_ref().clone())
+                    .or(base.endpoint_url),
                 regions: vec![region.clone()],
                 ..AccountConfig::default()
             };
@@ -271,7 +315,13 @@ pub(super) fn terraform(
         };
         let id = format!("terraform/{id}");
         if out.iter().any(|s| s.id == id) {
-            return Err(spans.error(span, &key("id"), format!("source {id:?} appears twice in environment {env:?}: give each state its own id")));
+            return Err(spans.error(
+                span,
+                &key("id"),
+                format!(
+                    "source {id:?} appears twice in environment {env:?}: give each state its own id"
+                ),
+            ));
         }
         let mut naming = envtrail_collect_terraform::Naming {
             strip_prefixes: t.naming.strip_prefixes,
@@ -358,11 +408,18 @@ include_data_sources = true
         let network = &prod.terraform[0];
         assert_eq!(network.id, "terraform/network");
         match &network.location {
-            StateLocation::S3 { url, account, region } => {
+            StateLocation::S3 {
+                url,
+                account,
+                region,
+            } => {
                 assert_eq!(url, "s3://states/prod/network.tfstate");
                 assert_eq!(region, "eu-west-1", "the account's first region");
                 assert_eq!(account.profile.as_deref(), Some("prod"));
-                assert_eq!(account.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+                assert_eq!(
+                    account.endpoint_url.as_deref(),
+                    Some("http://127.0.0.1:5000")
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -379,15 +436,42 @@ include_data_sources = true
     #[test]
     fn bad_aws_and_terraform_values_name_key_and_line() {
         let cases = [
-            ("[[environments.prod.aws]]\nprofile = \"p\"\n", ":2: key `environments.prod.aws[0].regions`"),
-            ("[[environments.prod.aws]]\nregions = [\"EU West\"]\n", ":2: key `environments.prod.aws[0].regions[0]`"),
-            ("[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\nrole_arn = \"envtrail\"\n", ":3: key `environments.prod.aws[0].role_arn`"),
-            ("[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\nendpoint_url = \"localhost:5000\"\n", ":3: key `environments.prod.aws[0].endpoint_url`"),
-            ("[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\nlambda_env_allow = [\"[x\"]\n", ":3: key `environments.prod.aws[0].lambda_env_allow[0]`"),
-            ("[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\n[[environments.prod.aws.ssm]]\npath = \"prod/x\"\n", ":4: key `environments.prod.aws[0].ssm[0].path`"),
-            ("[[environments.prod.terraform]]\nstate = \"s3://bucket-only\"\n", ":2: key `environments.prod.terraform[0].state`"),
-            ("[[environments.prod.terraform]]\nstate = \"a.tfstate\"\n[[environments.prod.terraform]]\nstate = \"a.tfstate\"\n", ":4: key `environments.prod.terraform[1].id`"),
-            ("[config]\nenvironment_specific_attributes = [\"[x\"]\n", ":2: key `config.environment_specific_attributes[0]`"),
+            (
+                "[[environments.prod.aws]]\nprofile = \"p\"\n",
+                ":2: key `environments.prod.aws[0].regions`",
+            ),
+            (
+                "[[environments.prod.aws]]\nregions = [\"EU West\"]\n",
+                ":2: key `environments.prod.aws[0].regions[0]`",
+            ),
+            (
+                "[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\nrole_arn = \"envtrail\"\n",
+                ":3: key `environments.prod.aws[0].role_arn`",
+            ),
+            (
+                "[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\nendpoint_url = \"localhost:5000\"\n",
+                ":3: key `environments.prod.aws[0].endpoint_url`",
+            ),
+            (
+                "[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\nlambda_env_allow = [\"[x\"]\n",
+                ":3: key `environments.prod.aws[0].lambda_env_allow[0]`",
+            ),
+            (
+                "[[environments.prod.aws]]\nregions = [\"eu-west-1\"]\n[[environments.prod.aws.ssm]]\npath = \"prod/x\"\n",
+                ":4: key `environments.prod.aws[0].ssm[0].path`",
+            ),
+            (
+                "[[environments.prod.terraform]]\nstate = \"s3://bucket-only\"\n",
+                ":2: key `environments.prod.terraform[0].state`",
+            ),
+            (
+                "[[environments.prod.terraform]]\nstate = \"a.tfstate\"\n[[environments.prod.terraform]]\nstate = \"a.tfstate\"\n",
+                ":4: key `environments.prod.terraform[1].id`",
+            ),
+            (
+                "[config]\nenvironment_specific_attributes = [\"[x\"]\n",
+                ":2: key `config.environment_specific_attributes[0]`",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse(text).unwrap_err().to_string();

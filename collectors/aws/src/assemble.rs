@@ -1,5 +1,5 @@
 //! Records → workloads: one per ECS service (`ECS/<cluster>/<service>`), Lambda function
-//! (`Lambda/<name>`) and Parameter Store path (`SSM/<path>`).
+//! (`Lambda/<name>`) and Parameter Store path (`SSM/prod/payments`: `SSM` then the path).
 //!
 //! - ECS: each container of the service's task definition, with the declared image (and digest
 //!   when pinned) and the digests its running tasks report; tasks of other task definitions
@@ -39,7 +39,11 @@ pub fn component(
         .iter()
         .filter_map(|t| tags.get(t))
         .find_map(|v| v.parse().ok())
-        .or_else(|| strip(name, &naming.strip_prefixes, &naming.strip_suffixes).parse().ok())
+        .or_else(|| {
+            strip(name, &naming.strip_prefixes, &naming.strip_suffixes)
+                .parse()
+                .ok()
+        })
 }
 
 fn strip<'a>(text: &'a str, prefixes: &[String], suffixes: &[String]) -> &'a str {
@@ -154,14 +158,16 @@ pub fn ecs_workload(
     for task in &running {
         for tc in &task.containers {
             let digest = tc.image_digest.as_deref().and_then(|d| d.parse().ok());
-            let entry = containers.entry(tc.name.clone()).or_insert_with(|| Container {
-                // A container only tasks of another task definition have.
-                name: tc.name.clone(),
-                image: tc.image.clone().unwrap_or_default(),
-                digest: tc.image.as_deref().and_then(image_digest),
-                running_digests: Vec::new(),
-                init: false,
-            });
+            let entry = containers
+                .entry(tc.name.clone())
+                .or_insert_with(|| Container {
+                    // A container only tasks of another task definition have.
+                    name: tc.name.clone(),
+                    image: tc.image.clone().unwrap_or_default(),
+                    digest: tc.image.as_deref().and_then(image_digest),
+                    running_digests: Vec::new(),
+                    init: false,
+                });
             entry.running_digests.extend(digest);
         }
     }
@@ -359,13 +365,18 @@ pub fn ssm_workload(
     if secure {
         metadata.insert(
             SECURE_STRING_BASIS.to_owned(),
-            if decrypted { "value" } else { "version_and_date" }.to_owned(),
+            if decrypted {
+                "value"
+            } else {
+                "version_and_date"
+            }
+            .to_owned(),
         );
     }
     Some(Workload {
         component,
         source: source.to_owned(),
-        reference: format!("SSM/{trimmed}"),
+        reference: format!("SSM{trimmed}"),
         containers: Vec::new(),
         config,
         metadata,

@@ -108,13 +108,18 @@ pub async fn sdk_config(
     loader().credentials_provider(provider).load().await
 }
 
-async fn collect_region(account: &AccountConfig, region: &str, options: &CollectOptions) -> Collected {
+async fn collect_region(
+    account: &AccountConfig,
+    region: &str,
+    options: &CollectOptions,
+) -> Collected {
     let started = Instant::now();
     let config = sdk_config(account, region, options).await;
     let calls = AtomicU64::new(0);
     let reader = Reader {
         config: &config,
         permits: Semaphore::new(options.concurrency.max(1)),
+        limit: options.concurrency.max(1),
         calls: &calls,
     };
 
@@ -229,6 +234,7 @@ fn allow_list(globs: &[String]) -> GlobSet {
 struct Reader<'a> {
     config: &'a SdkConfig,
     permits: Semaphore,
+    limit: usize,
     calls: &'a AtomicU64,
 }
 
@@ -241,8 +247,9 @@ impl Reader<'_> {
             .expect("the semaphore is never closed")
     }
 
+    /// How many reads to run at once (each waits for a permit per call).
     fn concurrency(&self) -> usize {
-        self.permits.available_permits().max(1)
+        self.limit
     }
 
     async fn ecs(
@@ -268,7 +275,10 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for cluster in clusters {
             let name = cluster.rsplit('/').next().unwrap_or(&cluster).to_owned();
-            out.extend(self.ecs_cluster(&client, source, &name, account, options).await?);
+            out.extend(
+                self.ecs_cluster(&client, source, &name, account, options)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -304,7 +314,9 @@ impl Reader<'_> {
                     .include(ServiceField::Tags)
                     .send()
                     .await
-                    .map_err(|e| call(format!("ecs: describing services of cluster {cluster}"), &e))?;
+                    .map_err(|e| {
+                        call(format!("ecs: describing services of cluster {cluster}"), &e)
+                    })?;
                 Ok::<_, Error>(out.services().iter().map(service_record).collect())
             })
             .buffer_unordered(self.concurrency())
@@ -314,7 +326,9 @@ impl Reader<'_> {
 
         let tasks: Vec<(EcsService, Vec<EcsTask>)> = futures::stream::iter(services)
             .map(|service| async move {
-                let tasks = self.ecs_tasks(client, cluster, &service.service_name).await?;
+                let tasks = self
+                    .ecs_tasks(client, cluster, &service.service_name)
+                    .await?;
                 Ok::<_, Error>((service, tasks))
             })
             .buffer_unordered(self.concurrency())
@@ -334,7 +348,10 @@ impl Reader<'_> {
                     .send()
                     .await
                     .map_err(|e| call(format!("ecs: describing task definition {arn}"), &e))?;
-                let record = out.task_definition().map(definition_record).unwrap_or_default();
+                let record = out
+                    .task_definition()
+                    .map(definition_record)
+                    .unwrap_or_default();
                 Ok::<_, Error>((arn, record))
             })
             .buffer_unordered(self.concurrency())
@@ -344,7 +361,15 @@ impl Reader<'_> {
         Ok(tasks
             .iter()
             .filter_map(|(service, tasks)| {
-                ecs_workload(source, cluster, service, &definitions, tasks, &account.naming, options)
+                ecs_workload(
+                    source,
+                    cluster,
+                    service,
+                    &definitions,
+                    tasks,
+                    &account.naming,
+                    options,
+                )
             })
             .collect())
     }
@@ -366,7 +391,12 @@ impl Reader<'_> {
                 .send()
                 .try_collect()
                 .await
-                .map_err(|e| call(format!("ecs: listing tasks of service {cluster}/{service}"), &e))?
+                .map_err(|e| {
+                    call(
+                        format!("ecs: listing tasks of service {cluster}/{service}"),
+                        &e,
+                    )
+                })?
         };
         let mut tasks = Vec::new();
         for chunk in arns.chunks(100) {
@@ -377,7 +407,12 @@ impl Reader<'_> {
                 .set_tasks(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| call(format!("ecs: describing tasks of service {cluster}/{service}"), &e))?;
+                .map_err(|e| {
+                    call(
+                        format!("ecs: describing tasks of service {cluster}/{service}"),
+                        &e,
+                    )
+                })?;
             tasks.extend(out.tasks().iter().map(task_record));
         }
         Ok(tasks)
@@ -478,10 +513,7 @@ impl Reader<'_> {
         let code = out.code();
         Ok(LambdaFunction {
             name: name.to_owned(),
-            version: c
-                .and_then(|c| c.version())
-                .unwrap_or("$LATEST")
-                .to_owned(),
+            version: c.and_then(|c| c.version()).unwrap_or("$LATEST").to_owned(),
             package_type: c
                 .and_then(|c| c.package_type())
                 .map(|p| p.as_str().to_owned()),
@@ -522,11 +554,13 @@ impl Reader<'_> {
                     .with_decryption(account.ssm_decrypt)
                     .max_results(10)
                     .into_paginator()
-                    .items()
                     .send()
                     .try_collect()
                     .await
                     .map_err(|e| call(format!("ssm: reading parameters under {}", path.path), &e))?
+                    .into_iter()
+                    .flat_map(|page| page.parameters.unwrap_or_default())
+                    .collect()
             };
             let records: Vec<Parameter> = params
                 .iter()

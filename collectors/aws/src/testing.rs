@@ -108,7 +108,8 @@ impl Moto {
 
     /// Forgets every resource (`POST /moto-api/reset`).
     pub fn reset(&self) -> Result<(), MotoError> {
-        self.request("POST", "/moto-api/reset", &[], b"").map(|_| ())
+        self.request("POST", "/moto-api/reset", &[], b"")
+            .map(|_| ())
     }
 
     /// An account config pointing at this server with static test credentials, ECS and Lambda on.
@@ -161,7 +162,8 @@ impl Moto {
             what: format!("{method} {path}"),
             why,
         };
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| err(e.to_string()))?;
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| err(e.to_string()))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(|e| err(e.to_string()))?;

@@ -12,8 +12,7 @@ use aws_sdk_lambda::types::{Environment, FunctionCode, PackageType, Runtime};
 use aws_sdk_ssm::types::ParameterType;
 use envtrail_collect_aws::testing::{ACCOUNT, Moto};
 use envtrail_collect_aws::{
-    AccountConfig, CollectOptions, SECURE_STRING_BASIS, SsmPath, collect, fetch_object,
-    sdk_config,
+    AccountConfig, CollectOptions, SECURE_STRING_BASIS, SsmPath, collect, fetch_object, sdk_config,
 };
 use envtrail_model::{Fingerprint, SourceStatus, Workload};
 
@@ -92,17 +91,28 @@ async fn seed_parameters(account: &AccountConfig, region: &str, path: &str, n: u
 async fn seed_ecs(account: &AccountConfig, region: &str) {
     let config = sdk_config(account, region, &options()).await;
     let ecs = aws_sdk_ecs::Client::new(&config);
-    ecs.create_cluster().cluster_name("shop").send().await.unwrap();
+    ecs.create_cluster()
+        .cluster_name("shop")
+        .send()
+        .await
+        .unwrap();
     let container = ContainerDefinition::builder()
         .name("api")
         .image("registry.example.com/payments/api:1.4.2")
         .cpu(256)
         .memory(512)
-        .environment(KeyValuePair::builder().name("LOG_LEVEL").value("warn").build())
+        .environment(
+            KeyValuePair::builder()
+                .name("LOG_LEVEL")
+                .value("warn")
+                .build(),
+        )
         .secrets(
             Secret::builder()
                 .name("DB_PASSWORD")
-                .value_from(format!("arn:aws:ssm:{region}:{ACCOUNT}:parameter/prod/payments/db/password"))
+                .value_from(format!(
+                    "arn:aws:ssm:{region}:{ACCOUNT}:parameter/prod/payments/db/password"
+                ))
                 .build()
                 .unwrap(),
         )
@@ -113,7 +123,10 @@ async fn seed_ecs(account: &AccountConfig, region: &str) {
         .send()
         .await
         .unwrap();
-    for (name, tag) in [("payments-api-prod", Some("payments")), ("checkout-prod", None)] {
+    for (name, tag) in [
+        ("payments-api-prod", Some("payments")),
+        ("checkout-prod", None),
+    ] {
         let mut req = ecs
             .create_service()
             .cluster("shop")
@@ -196,10 +209,15 @@ fn pages_regions_and_secret_canaries() {
     let api = by_ref(&eu.workloads, "ECS/shop/payments-api-prod");
     assert_eq!(api.component.as_str(), "payments");
     assert_eq!(
-        by_ref(&eu.workloads, "ECS/shop/checkout-prod").component.as_str(),
+        by_ref(&eu.workloads, "ECS/shop/checkout-prod")
+            .component
+            .as_str(),
         "checkout"
     );
-    assert_eq!(api.containers[0].image, "registry.example.com/payments/api:1.4.2");
+    assert_eq!(
+        api.containers[0].image,
+        "registry.example.com/payments/api:1.4.2"
+    );
     assert_eq!(api.config["api:LOG_LEVEL"].value.as_deref(), Some("warn"));
     assert!(
         api.config["api:DB_PASSWORD"]
@@ -210,7 +228,13 @@ fn pages_regions_and_secret_canaries() {
     );
 
     // No canary anywhere in what the collector produced.
-    let all = serde_json::to_string(&collected.iter().map(|c| (&c.source, &c.workloads)).collect::<Vec<_>>()).unwrap();
+    let all = serde_json::to_string(
+        &collected
+            .iter()
+            .map(|c| (&c.source, &c.workloads))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     for canary in [SECURE_CANARY, LAMBDA_CANARY] {
         assert!(!all.contains(canary), "{canary} leaked");
     }
@@ -247,7 +271,11 @@ fn image_functions_run_the_ecr_digest_and_aliases_their_versions() {
     rt.block_on(async {
         let config = sdk_config(&account, "eu-west-1", &options()).await;
         let ecr = aws_sdk_ecr::Client::new(&config);
-        ecr.create_repository().repository_name("api").send().await.unwrap();
+        ecr.create_repository()
+            .repository_name("api")
+            .send()
+            .await
+            .unwrap();
         for (tag, digest) in [("v1", &digest_v1), ("v2", &digest_v2)] {
             let manifest = serde_json::json!({"schemaVersion": 2,
                 "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -273,7 +301,12 @@ fn image_functions_run_the_ecr_digest_and_aliases_their_versions() {
             .send()
             .await
             .unwrap();
-        lambda.publish_version().function_name("api").send().await.unwrap();
+        lambda
+            .publish_version()
+            .function_name("api")
+            .send()
+            .await
+            .unwrap();
         lambda
             .update_function_code()
             .function_name("api")
@@ -295,7 +328,11 @@ fn image_functions_run_the_ecr_digest_and_aliases_their_versions() {
     assert_eq!(c.source.status, SourceStatus::Ok, "{:?}", c.source.error);
     let w = by_ref(&c.workloads, "Lambda/api");
     let function = w.containers.iter().find(|c| c.name == "function").unwrap();
-    let live = w.containers.iter().find(|c| c.name == "alias:live").unwrap();
+    let live = w
+        .containers
+        .iter()
+        .find(|c| c.name == "alias:live")
+        .unwrap();
     assert!(function.image.ends_with("/api:v2"), "{}", function.image);
     assert_eq!(function.running_digests[0].as_str(), digest_v2);
     assert_eq!(live.running_digests[0].as_str(), digest_v1);
@@ -317,10 +354,16 @@ fn a_failing_service_makes_the_source_partial() {
     let c = &collected[0];
     assert_eq!(c.source.status, SourceStatus::Partial);
     let error = c.source.error.as_deref().unwrap();
-    assert!(error.contains("ecs: listing services of cluster no-such-cluster"), "{error}");
+    assert!(
+        error.contains("ecs: listing services of cluster no-such-cluster"),
+        "{error}"
+    );
     assert!(!error.contains(SECURE_CANARY));
     // What could be read is there.
-    assert_eq!(by_ref(&c.workloads, "SSM/prod/payments").component.as_str(), "payments");
+    assert_eq!(
+        by_ref(&c.workloads, "SSM/prod/payments").component.as_str(),
+        "payments"
+    );
 }
 
 #[test]
@@ -392,13 +435,26 @@ fn terraform_state_objects_are_read_from_s3() {
             .unwrap();
     });
     let bytes = rt
-        .block_on(fetch_object(&account, "eu-west-1", "s3://states/prod/network.tfstate", &options()))
+        .block_on(fetch_object(
+            &account,
+            "eu-west-1",
+            "s3://states/prod/network.tfstate",
+            &options(),
+        ))
         .unwrap();
     assert_eq!(bytes, state);
     let err = rt
-        .block_on(fetch_object(&account, "eu-west-1", "s3://states/missing.tfstate", &options()))
+        .block_on(fetch_object(
+            &account,
+            "eu-west-1",
+            "s3://states/missing.tfstate",
+            &options(),
+        ))
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("s3: reading s3://states/missing.tfstate"), "{err}");
+    assert!(
+        err.starts_with("s3: reading s3://states/missing.tfstate"),
+        "{err}"
+    );
     assert!(err.contains("NoSuchKey"), "{err}");
 }

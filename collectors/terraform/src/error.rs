@@ -20,7 +20,9 @@ pub enum Error {
         message: String,
     },
     /// A state format other than version 4 (Terraform 0.12 and later, OpenTofu).
-    #[error("{origin}: state format version {found}: only version 4 (Terraform 0.12+, OpenTofu) is read")]
+    #[error(
+        "{origin}: state format version {found}: only version 4 (Terraform 0.12+, OpenTofu) is read"
+    )]
     Version {
         /// The state's path or URL.
         origin: String,

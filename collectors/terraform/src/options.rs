@@ -51,18 +51,33 @@ pub const DEFAULT_ATTRIBUTES: &[(&str, &[&str])] = &[
             "deletion_protection",
         ],
     ),
-    ("aws_rds_cluster_instance", &["engine", "engine_version", "instance_class"]),
+    (
+        "aws_rds_cluster_instance",
+        &["engine", "engine_version", "instance_class"],
+    ),
     (
         "aws_elasticache_cluster",
         &["engine", "engine_version", "node_type", "num_cache_nodes"],
     ),
     (
         "aws_elasticache_replication_group",
-        &["engine", "engine_version", "node_type", "num_cache_clusters", "automatic_failover_enabled"],
+        &[
+            "engine",
+            "engine_version",
+            "node_type",
+            "num_cache_clusters",
+            "automatic_failover_enabled",
+        ],
     ),
-    ("aws_instance", &["ami", "instance_type", "ebs_optimized", "monitoring"]),
+    (
+        "aws_instance",
+        &["ami", "instance_type", "ebs_optimized", "monitoring"],
+    ),
     ("aws_launch_template", &["image_id", "instance_type"]),
-    ("aws_autoscaling_group", &["min_size", "max_size", "desired_capacity"]),
+    (
+        "aws_autoscaling_group",
+        &["min_size", "max_size", "desired_capacity"],
+    ),
     (
         "aws_lambda_function",
         &[
@@ -79,24 +94,54 @@ pub const DEFAULT_ATTRIBUTES: &[(&str, &[&str])] = &[
     ),
     (
         "aws_ecs_service",
-        &["desired_count", "launch_type", "platform_version", "scheduling_strategy"],
+        &[
+            "desired_count",
+            "launch_type",
+            "platform_version",
+            "scheduling_strategy",
+        ],
     ),
     (
         "aws_ecs_task_definition",
         &["cpu", "memory", "network_mode", "requires_compatibilities"],
     ),
     ("aws_eks_cluster", &["version"]),
-    ("aws_eks_node_group", &["instance_types", "ami_type", "release_version", "version"]),
-    ("aws_ecr_repository", &["image_tag_mutability", "image_scanning_configuration"]),
+    (
+        "aws_eks_node_group",
+        &["instance_types", "ami_type", "release_version", "version"],
+    ),
+    (
+        "aws_ecr_repository",
+        &["image_tag_mutability", "image_scanning_configuration"],
+    ),
     (
         "aws_sqs_queue",
-        &["fifo_queue", "visibility_timeout_seconds", "message_retention_seconds", "delay_seconds"],
+        &[
+            "fifo_queue",
+            "visibility_timeout_seconds",
+            "message_retention_seconds",
+            "delay_seconds",
+        ],
     ),
-    ("aws_dynamodb_table", &["billing_mode", "read_capacity", "write_capacity", "stream_enabled"]),
-    ("aws_msk_cluster", &["kafka_version", "number_of_broker_nodes"]),
+    (
+        "aws_dynamodb_table",
+        &[
+            "billing_mode",
+            "read_capacity",
+            "write_capacity",
+            "stream_enabled",
+        ],
+    ),
+    (
+        "aws_msk_cluster",
+        &["kafka_version", "number_of_broker_nodes"],
+    ),
     ("aws_opensearch_domain", &["engine_version"]),
     ("aws_elasticsearch_domain", &["elasticsearch_version"]),
-    ("aws_mq_broker", &["engine_type", "engine_version", "host_instance_type"]),
+    (
+        "aws_mq_broker",
+        &["engine_type", "engine_version", "host_instance_type"],
+    ),
 ];
 
 /// How components are named from resources.

@@ -151,7 +151,11 @@ fn item(
 ) -> InfraItem {
     let naming = &options.naming;
     let strip = |s: &str| strip(s, &naming.strip_prefixes, &naming.strip_suffixes).to_owned();
-    let index = instance.index_key.as_ref().map(index_text).unwrap_or_default();
+    let index = instance
+        .index_key
+        .as_ref()
+        .map(index_text)
+        .unwrap_or_default();
     let kind = if data {
         format!("data.{}", resource.resource_type)
     } else {
@@ -192,13 +196,13 @@ fn item(
         let Some(value) = attributes.get(name) else {
             continue;
         };
-        let value = if !value.is_null() && (sensitive.contains(name.as_str()) || always_sensitive(name))
-        {
-            let bytes = serde_json::to_vec(value).expect("a JSON value serialises");
-            Value::String((options.fingerprint)(&bytes).to_string())
-        } else {
-            value.clone()
-        };
+        let value =
+            if !value.is_null() && (sensitive.contains(name.as_str()) || always_sensitive(name)) {
+                let bytes = serde_json::to_vec(value).expect("a JSON value serialises");
+                Value::String((options.fingerprint)(&bytes).to_string())
+            } else {
+                value.clone()
+            };
         kept.insert(name.clone(), value);
     }
 
@@ -243,7 +247,14 @@ fn component(
         tag("tags"),
         tag("tags_all"),
         outer_module,
-        Some(strip(&resource.name, &naming.strip_prefixes, &naming.strip_suffixes).to_owned()),
+        Some(
+            strip(
+                &resource.name,
+                &naming.strip_prefixes,
+                &naming.strip_suffixes,
+            )
+            .to_owned(),
+        ),
     ];
     candidates
         .into_iter()
@@ -356,7 +367,10 @@ mod tests {
                 ("b".into(), "[0]".into())
             ])
         );
-        assert_eq!(parse_module("module.webapp"), Some(vec![("webapp".into(), String::new())]));
+        assert_eq!(
+            parse_module("module.webapp"),
+            Some(vec![("webapp".into(), String::new())])
+        );
         assert_eq!(parse_module("webapp"), None);
         assert_eq!(parse_module("module.a."), None);
     }

@@ -11,7 +11,12 @@ use envtrail_model::Fingerprint;
 use serde_json::json;
 
 fn data(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// A stand-in for the CLI's HMAC: keyed by a prefix, recognisable in assertions.
@@ -51,11 +56,12 @@ fn db_instance_keeps_defaults_and_never_the_clear_password() {
     // The 0.12 state lists no sensitive attributes; `password` is fingerprinted by its name.
     let password = db.attributes["password"].as_str().unwrap();
     assert!(password.starts_with("hmac-sha256:"), "{password}");
-    let clear = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["resources"][0]
-        ["instances"][0]["attributes"]["password"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let clear =
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["resources"][0]["instances"]
+            [0]["attributes"]["password"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let out = serde_json::to_string(&state.items).unwrap();
     assert!(!out.contains(&clear), "the clear password leaked: {out}");
 
@@ -66,8 +72,14 @@ fn db_instance_keeps_defaults_and_never_the_clear_password() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert!(keys.contains(&"instance_class") && keys.contains(&"multi_az"), "{keys:?}");
-    assert!(!keys.contains(&"password") && !keys.contains(&"endpoint"), "{keys:?}");
+    assert!(
+        keys.contains(&"instance_class") && keys.contains(&"multi_az"),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&"password") && !keys.contains(&"endpoint"),
+        "{keys:?}"
+    );
 }
 
 #[test]
@@ -89,10 +101,15 @@ fn modules_count_and_for_each_give_full_addresses() {
         "aws_iam_user.users[\"foo.bar\"]",
         "aws_lb_target_group.app[\"dev3\"]",
     ] {
-        assert!(addresses.contains(&expected), "{expected} missing from {addresses:?}");
+        assert!(
+            addresses.contains(&expected),
+            "{expected} missing from {addresses:?}"
+        );
     }
     assert!(
-        !addresses.iter().any(|a| a.contains("terraform_remote_state")),
+        !addresses
+            .iter()
+            .any(|a| a.contains("terraform_remote_state")),
         "data sources are left out by default: {addresses:?}"
     );
     assert!(state.skipped > 0);
@@ -132,7 +149,11 @@ fn data_sources_only_when_asked() {
         &options(),
     )
     .unwrap();
-    let types: Vec<&str> = mixed.items.iter().map(|i| i.resource_type.as_str()).collect();
+    let types: Vec<&str> = mixed
+        .items
+        .iter()
+        .map(|i| i.resource_type.as_str())
+        .collect();
     assert_eq!(types, ["aws_instance"]);
     assert!(mixed.items[0].attributes.contains_key("instance_type"));
 }
@@ -242,7 +263,10 @@ fn truncated_state_names_file_and_position() {
         panic!("expected a syntax error, got {err:?}");
     };
     let text = err.to_string();
-    assert!(text.starts_with("s3://states/prod.tfstate: line "), "{text}");
+    assert!(
+        text.starts_with("s3://states/prod.tfstate: line "),
+        "{text}"
+    );
     assert!(*line > 40 && *column > 0, "{text}");
     assert!(text.contains("EOF"), "{text}");
 }
@@ -261,9 +285,13 @@ fn wrong_shapes_and_versions_are_refused_with_the_path() {
         "{err}"
     );
 
-    let err = parse(br#"{"version": 3, "modules": []}"#, "old.tfstate", &options())
-        .unwrap_err()
-        .to_string();
+    let err = parse(
+        br#"{"version": 3, "modules": []}"#,
+        "old.tfstate",
+        &options(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("old.tfstate: state format version 3"), "{err}");
 
     let err = parse(
@@ -280,6 +308,8 @@ fn wrong_shapes_and_versions_are_refused_with_the_path() {
         .to_string();
     assert!(err.contains("junk.tfstate: line 1, column"), "{err}");
 
-    let err = parse(b"", "empty-file.tfstate", &options()).unwrap_err().to_string();
+    let err = parse(b"", "empty-file.tfstate", &options())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("empty-file.tfstate: line 1"), "{err}");
 }
