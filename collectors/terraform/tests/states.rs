@@ -99,7 +99,7 @@ fn modules_count_and_for_each_give_full_addresses() {
         "module.webapp.module.ecs_task_roles.aws_iam_role.task_execution_role",
         "module.subnets.aws_subnet.main[1]",
         "aws_iam_user.users[\"foo.bar\"]",
-        "aws_lb_target_group.app[\"dev3\"]",
+        "aws_iam_user.user[\"me\"]",
     ] {
         assert!(
             addresses.contains(&expected),
