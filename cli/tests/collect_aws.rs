@@ -294,6 +294,10 @@ strip_suffixes = ["_prod"]
             everything.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
         }
     }
+    assert!(
+        everything.contains("FEATURE_X") && everything.contains("engine_version"),
+        "the database file holds the collected content in clear, so the canary check means something"
+    );
     for text in [
         &collect_out,
         &collect_err,
