@@ -281,15 +281,18 @@ fn generate_state(mb: usize) -> Vec<u8> {
             .as_object_mut()
             .expect("an object")
             .extend(filler);
+        let kind = ["aws_db_instance", "aws_instance", "aws_lambda_function"][i % 3];
         let resource = json!({
             "module": format!("module.app_{}", i % 200), "mode": "managed",
-            "type": ["aws_db_instance", "aws_instance", "aws_lambda_function"][i % 3],
+            "type": kind,
             "name": format!("r{i}"), "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
             "instances": [{"schema_version": 1, "attributes": attributes,
                            "sensitive_attributes": [[{"type": "get_attr", "value": "password"}]],
                            "private": "bnVsbA==", "dependencies": []}]
         });
-        size += resource.to_string().len();
+        size += serde_json::to_vec_pretty(&resource)
+            .expect("a JSON value serialises")
+            .len();
         resources.push(resource);
         i += 1;
     }
