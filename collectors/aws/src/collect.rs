@@ -184,9 +184,15 @@ async fn collect_region(
     );
     let mut workloads = Vec::new();
     let mut problems = Vec::new();
-    let mut parts = 0;
-    for result in [ecs, lambda, ssm] {
-        parts += 1;
+    let enabled = [account.ecs, account.lambda, !account.ssm_paths.is_empty()];
+    // Only what was asked for counts: ECS and Lambda failing with no SSM path configured is a
+    // failed source, not a partial one.
+    let parts = enabled.iter().filter(|e| **e).count();
+    for (result, _) in [ecs, lambda, ssm]
+        .into_iter()
+        .zip(enabled)
+        .filter(|(_, e)| *e)
+    {
         match result {
             Ok(w) => workloads.extend(w),
             Err(e) => problems.push(e),
@@ -204,7 +210,7 @@ async fn collect_region(
         if more > 0 {
             reason.push_str(&format!("; and {more} more"));
         }
-        let status = if problems.len() == parts {
+        let status = if problems.len() >= parts {
             SourceStatus::Failed
         } else {
             SourceStatus::Partial
