@@ -76,7 +76,7 @@ pub fn parse(bytes: &[u8], origin: &str, options: &Options) -> Result<State, Err
         syntax(origin, &inner, Some(path))
     })?;
     de.end().map_err(|err| syntax(origin, &err, None))?;
-    if raw.version != Value::from(4) {
+    if raw.version != 4 {
         return Err(Error::Version {
             origin: origin.to_owned(),
             found: raw.version.to_string(),
