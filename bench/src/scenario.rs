@@ -146,26 +146,25 @@ pub fn build_history(
     Ok(build)
 }
 
-/// The model-level work an import does before it writes anything, done the way the store does it
-/// (validate, normalise, group into component states, then in parallel the canonical hash and the
-/// stored JSON body of every state and artifact). Timing this beside `Store::import` splits an
-/// import's cost into hashing and serialising vs SQLite. Returns a checksum so nothing is
-/// optimised away.
+/// The model-level work `Store::import` does before touching SQLite, done the same way
+/// (validate, normalise, move the workloads into component states, then in parallel the canonical
+/// JSON of every state and artifact, which is both what is hashed and the stored body, its sha256,
+/// and each state's artifact digests). Timing this beside `Store::import` splits an import's cost
+/// into the model's work vs SQLite. Returns a checksum so nothing is optimised away.
 pub fn hash_like_an_import(mut snapshot: Snapshot) -> usize {
-    use envtrail_model::canonical::hash_canonical;
+    use envtrail_model::canonical::{canonical_json, sha256_hex};
     use rayon::prelude::*;
 
     snapshot.validate().expect("generated snapshots are valid");
     snapshot.normalize();
-    let states: Vec<_> = snapshot.component_states().into_iter().collect();
+    let states: Vec<_> = snapshot.take_component_states().into_iter().collect();
     let (a, b) = rayon::join(
         || {
             states
                 .par_iter()
                 .map(|(_, state)| {
-                    state.state_hash().len()
-                        + serde_json::to_vec(state).map_or(0, |v| v.len())
-                        + state.artifact_digests().len()
+                    let body = canonical_json(state);
+                    sha256_hex(&body).len() + body.len() + state.artifact_digests().len()
                 })
                 .sum::<usize>()
         },
@@ -173,7 +172,10 @@ pub fn hash_like_an_import(mut snapshot: Snapshot) -> usize {
             snapshot
                 .artifacts
                 .par_iter()
-                .map(|a| hash_canonical(a).len() + serde_json::to_vec(a).map_or(0, |v| v.len()))
+                .map(|a| {
+                    let body = canonical_json(a);
+                    sha256_hex(&body).len() + body.len()
+                })
                 .sum::<usize>()
         },
     );
@@ -183,7 +185,7 @@ pub fn hash_like_an_import(mut snapshot: Snapshot) -> usize {
 /// The same model-level work as [`hash_like_an_import`], one phase at a time on one thread, so
 /// each phase's share of an import's CPU time can be read off: `(phase, time)` in order.
 pub fn import_phases(mut snapshot: Snapshot) -> Vec<(&'static str, Duration)> {
-    use envtrail_model::canonical::{canonical_json, hash_canonical, sha256_hex};
+    use envtrail_model::canonical::{canonical_json, sha256_hex};
 
     let mut phases = Vec::new();
     let mut time = |name, f: &mut dyn FnMut() -> usize| {
@@ -200,34 +202,31 @@ pub fn import_phases(mut snapshot: Snapshot) -> Vec<(&'static str, Duration)> {
     });
     let mut states = Default::default();
     time(
-        "Snapshot::component_states (clones every workload)",
+        "Snapshot::take_component_states (moves every workload)",
         &mut || {
-            states = snapshot.component_states();
+            states = snapshot.take_component_states();
             states.len()
         },
     );
     let mut canonical: Vec<Vec<u8>> = Vec::new();
-    time("canonical JSON (RFC 8785) of every state", &mut || {
-        canonical = states.values().map(canonical_json).collect();
-        canonical.len()
-    });
+    time(
+        "canonical JSON (RFC 8785) of every state = its stored body",
+        &mut || {
+            canonical = states.values().map(canonical_json).collect();
+            canonical.len()
+        },
+    );
     time("sha256 of every state's canonical JSON", &mut || {
         canonical.iter().map(|c| sha256_hex(c).len()).sum()
-    });
-    time("serde_json body of every state", &mut || {
-        states
-            .values()
-            .map(|s| serde_json::to_vec(s).map_or(0, |v| v.len()))
-            .sum()
     });
     time("artifact digests of every state", &mut || {
         states.values().map(|s| s.artifact_digests().len()).sum()
     });
-    time("hash + body of every artifact", &mut || {
+    time("canonical JSON + sha256 of every artifact", &mut || {
         snapshot
             .artifacts
             .iter()
-            .map(|a| hash_canonical(a).len() + serde_json::to_vec(a).map_or(0, |v| v.len()))
+            .map(|a| sha256_hex(&canonical_json(a)).len())
             .sum()
     });
     phases

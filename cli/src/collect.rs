@@ -273,13 +273,11 @@ async fn run_all(
     if !terminal {
         return work.await;
     }
+    let bar = crate::progress::bar(total as u64, "collecting sources");
     let progress = async {
         loop {
-            eprint!(
-                "\rcollecting: {}/{total} sources done, {} objects read",
-                done.load(Ordering::Relaxed),
-                objects.load(Ordering::Relaxed)
-            );
+            bar.set_position(done.load(Ordering::Relaxed) as u64);
+            bar.set_message(format!("{} objects read", objects.load(Ordering::Relaxed)));
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
@@ -287,8 +285,9 @@ async fn run_all(
         results = work => results,
         () = progress => unreachable!("the progress loop never ends"),
     };
+    bar.finish_and_clear();
     eprintln!(
-        "\rcollected: {total}/{total} sources, {} objects read",
+        "collected: {total}/{total} sources, {} objects read",
         objects.load(Ordering::Relaxed)
     );
     results

@@ -11,41 +11,114 @@ use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, AsOfComponent, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
     HistoryEvent, IMPORT_SCHEMA, ImportResult, ImportedSnapshot, Report,
 };
-use envtrail_model::view::EnvironmentState;
+use envtrail_model::view::{EnvironmentState, ReportInput};
 use envtrail_model::{ComponentName, EnvName, Severity, Snapshot, Timestamp};
 use envtrail_store::Store;
 
-use crate::args::{Cli, Command, ReportArgs};
+use crate::args::{Cli, Command, Format, ReportArgs};
 use crate::config::Config;
 use crate::timearg::{env_name, side, time_or_now};
 use crate::{Outcome, demo, render};
+use clap::ValueEnum;
 
 /// Runs the command `cli` names.
 pub fn run(cli: &Cli) -> Result<Outcome> {
+    if cli.format.report_only() && !matches!(cli.command, Command::Report(_) | Command::Demo { .. })
+    {
+        bail!(
+            "--format {}: only `report` and `demo` print this format",
+            format_name(cli.format)
+        );
+    }
     match &cli.command {
         Command::Import { files } => import(cli, files),
         Command::Export { env, at } => export(cli, env, at.as_deref()),
         Command::Envs => envs(cli),
         Command::Diff { left, right, at } => diff(cli, left, right, at.as_deref()),
         Command::Report(args) => report(cli, args),
-        Command::Asof { env, time } => asof(cli, env, time),
+        Command::Asof {
+            env,
+            time,
+            evidence,
+        } => asof(cli, env, time, *evidence),
         Command::History {
             env,
             component,
             since,
             until,
+            evidence,
         } => history(
             cli,
             env,
             component.as_deref(),
             since.as_deref(),
             until.as_deref(),
+            *evidence,
         ),
         Command::Verify => verify(cli),
         Command::Collect { envs } => crate::collect::collect(cli, envs),
         Command::Init { force } => crate::collect::init(cli, *force),
+        Command::Metrics(args) => metrics(cli, args),
+        Command::Notify(args) => crate::notify::run(cli, args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into a buffer first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "envtrail", &mut script);
+            std::io::stdout().lock().write_all(&script)?;
+            Ok(Outcome::Success)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            std::io::stdout().lock().write_all(&page)?;
+            Ok(Outcome::Success)
+        }
+        Command::Evidence(command) => crate::evidence::run(cli, command),
         Command::Demo { fail_on } => demo::run(cli.format, *fail_on),
     }
+}
+
+fn format_name(format: Format) -> String {
+    format
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// The format of `report --out FILE`: `--format` if given other than the default `table`, else
+/// the file's extension.
+pub fn out_format(format: Format, out: Option<&Path>) -> Format {
+    let ext = out
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    match (format, ext.as_deref()) {
+        (Format::Table, Some("html" | "htm")) => Format::Html,
+        (Format::Table, Some("json")) => Format::Json,
+        (Format::Table, Some("md" | "markdown")) => Format::Markdown,
+        (Format::Table, Some("xml")) => Format::Junit,
+        _ => format,
+    }
+}
+
+/// Writes a rendered document to a file (whole, through a temporary file in the same folder, so
+/// a CI artifact or a served page is never half-written).
+fn write_out(file: &Path, text: &str) -> Result<()> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing {}", file.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.flush())
+        .with_context(|| format!("writing {}", file.display()))?;
+    tmp.persist(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    eprintln!("wrote {}", file.display());
+    Ok(())
 }
 
 /// A next step for errors that have an obvious one.
@@ -53,6 +126,20 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     let text = format!("{err:#}");
     if text.contains("no store at") {
         Some("import snapshots first: envtrail import SNAPSHOT.json (or pass --db PATH)".into())
+    } else if text.contains("only `report` and `demo` print this format") {
+        Some(
+            "use --format table, json or markdown here, or run envtrail report --format html"
+                .into(),
+        )
+    } else if text.starts_with("writing ") {
+        Some("the folder of --out must exist and be writable".into())
+    } else if text.contains("no [[notify]] target") {
+        Some(
+            "add a [[notify]] table to envtrail.toml (docs/notify.md), or pass --config PATH"
+                .into(),
+        )
+    } else if text.contains("(url_env) is not set") {
+        Some("export the variable named by url_env with the webhook URL, or use url_file".into())
     } else if text.contains("no promotion path") {
         Some("pass --path dev,staging,prod or set promotion.path in envtrail.toml".into())
     } else {
@@ -61,14 +148,14 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
 }
 
 /// Opens an existing store for reading: a missing file is an error, not a new empty store.
-fn open_existing(db: &Path) -> Result<Store> {
+pub(crate) fn open_existing(db: &Path) -> Result<Store> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
     Store::open(db).with_context(|| format!("opening store {}", db.display()))
 }
 
-fn print(text: &str) -> Result<()> {
+pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {
@@ -174,10 +261,20 @@ pub fn build_report(
     at: Timestamp,
     policy: &Policy,
 ) -> Result<Report> {
+    Ok(build_report_and_input(store, path, at, policy)?.0)
+}
+
+/// Builds a report and keeps what it was computed from (the HTML matrix draws it).
+pub fn build_report_and_input(
+    store: &Store,
+    path: &[EnvName],
+    at: Timestamp,
+    policy: &Policy,
+) -> Result<(Report, ReportInput)> {
     let input = store.report_input(path, at)?;
     let mut report = envtrail_diff::report(&input, policy)?;
     report.chain_head = store.chain_head()?;
-    Ok(report)
+    Ok((report, input))
 }
 
 /// The outcome for a report and a threshold.
@@ -190,9 +287,9 @@ pub fn outcome_for(report: &Report, fail_on: Option<Severity>) -> Outcome {
     }
 }
 
-fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
-    let config = Config::load(cli.config.as_deref())?;
-    let path: Vec<EnvName> = match &args.path {
+/// The promotion path from `--path` or the config.
+pub fn promotion_path(arg: Option<&[String]>, config: &Config) -> Result<Vec<EnvName>> {
+    let path: Vec<EnvName> = match arg {
         Some(names) => names.iter().map(|n| env_name(n)).collect::<Result<_>>()?,
         None => config.path.clone(),
     };
@@ -203,14 +300,50 @@ fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
     if unique.len() != path.len() {
         bail!("argument --path: an environment appears twice");
     }
+    Ok(path)
+}
+
+fn metrics(cli: &Cli, args: &crate::args::MetricsArgs) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let path = promotion_path(args.path.as_deref(), &config)?;
     let at = time_or_now(args.at.as_deref(), "--at")?;
     let store = open_existing(&cli.db)?;
     let report = build_report(&store, &path, at, &config.policy)?;
-    print(&render::report(&report, cli.format)?)?;
+    let text = render::metrics::render(&report, chrono::Utc::now(), args.openmetrics);
+    match &args.out {
+        Some(file) => write_out(file, &text)?,
+        None => print(&text)?,
+    }
+    Ok(Outcome::Success)
+}
+
+fn report(cli: &Cli, args: &ReportArgs) -> Result<Outcome> {
+    let config = Config::load(cli.config.as_deref())?;
+    let path = promotion_path(args.path.as_deref(), &config)?;
+    let at = time_or_now(args.at.as_deref(), "--at")?;
+    let store = open_existing(&cli.db)?;
+    let spinner = crate::progress::spinner("building the report");
+    let (report, input) = if config.merge_back.repositories.is_empty() {
+        build_report_and_input(&store, &path, at, &config.policy)?
+    } else {
+        // Merge-back needs the revisions of what runs: the same input, plus git facts.
+        let input = store.report_input(&path, at)?;
+        let facts = crate::merge_back::facts(&input, &config.merge_back);
+        let mut report = envtrail_diff::report_with_merge_facts(&input, &config.policy, &facts)?;
+        report.chain_head = store.chain_head()?;
+        (report, input)
+    };
+    spinner.finish_and_clear();
+    let format = out_format(cli.format, args.out.as_deref());
+    let text = render::report_with_input(&report, &input, format)?;
+    match &args.out {
+        Some(file) => write_out(file, &text)?,
+        None => print(&text)?,
+    }
     Ok(outcome_for(&report, args.fail_on.or(config.fail_on)))
 }
 
-fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
+fn asof(cli: &Cli, env: &str, time: &str, evidence: bool) -> Result<Outcome> {
     let store = open_existing(&cli.db)?;
     let env = env_name(env)?;
     let at = envtrail_model::parse_time(time).context("argument TIME")?;
@@ -233,7 +366,14 @@ fn asof(cli: &Cli, env: &str, time: &str) -> Result<Outcome> {
         evidence: envtrail_diff::evidence(&state),
         components,
         artifacts: state.artifacts.values().cloned().collect(),
+        chain: None,
     };
+    let mut answer = answer;
+    if evidence {
+        let mut ids: Vec<i64> = answer.components.iter().map(|c| c.since.id).collect();
+        ids.push(state.snapshot.id);
+        answer.chain = Some(crate::evidence::chain(&store, &ids)?);
+    }
     print(&render::asof(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }
@@ -244,6 +384,7 @@ fn history(
     component: Option<&str>,
     since: Option<&str>,
     until: Option<&str>,
+    evidence: bool,
 ) -> Result<Outcome> {
     let config = Config::load(cli.config.as_deref())?;
     let store = open_existing(&cli.db)?;
@@ -288,7 +429,17 @@ fn history(
         since,
         until,
         events,
+        chain: None,
     };
+    let mut answer = answer;
+    if evidence {
+        let ids: Vec<i64> = answer
+            .events
+            .iter()
+            .flat_map(|e| std::iter::once(e.snapshot.id).chain(e.previous.as_ref().map(|p| p.id)))
+            .collect();
+        answer.chain = Some(crate::evidence::chain(&store, &ids)?);
+    }
     print(&render::history(&answer, cli.format)?)?;
     Ok(Outcome::Success)
 }

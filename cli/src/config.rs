@@ -4,6 +4,8 @@
 //! collection limits (`[collect]`). A bad file is an error naming the key and the line.
 
 pub mod aws;
+pub mod merge_back;
+pub mod notify;
 pub mod oci;
 pub mod sources;
 
@@ -76,6 +78,12 @@ struct RawConfig {
     collect: sources::RawCollect,
     /// The OCI registry enrichment.
     oci: Option<oci::RawOci>,
+    /// The targets of `envtrail notify`.
+    #[serde(default)]
+    notify: Vec<notify::RawTarget>,
+    /// Hotfix merge-back: repositories of the running revisions.
+    #[serde(default)]
+    merge_back: merge_back::RawMergeBack,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +143,10 @@ pub struct Config {
     pub collect: CollectConfig,
     /// The OCI registry enrichment (`[oci]`; off when the table is absent).
     pub oci: oci::OciSettings,
+    /// The targets of `envtrail notify` (`[[notify]]`).
+    pub notify: Vec<notify::NotifyTarget>,
+    /// Hotfix merge-back (`[merge_back]`; off without repositories).
+    pub merge_back: merge_back::MergeBackConfig,
 }
 
 impl Config {
@@ -265,6 +277,7 @@ impl Config {
         let spans = sources::Spans { file, text };
         let secrets = sources::secrets(&spans, &raw.secrets)?;
         let collect = sources::collect(&spans, &raw.collect)?;
+        let merge_back = merge_back::merge_back(&spans, &raw.merge_back)?;
         let mut environments = BTreeMap::new();
         let oci = oci::oci(
             file,
@@ -287,7 +300,10 @@ impl Config {
             environments.insert(env, typed);
         }
 
+        let notify = notify::targets(file, text, &raw.notify)?;
+
         Ok(Config {
+            notify,
             file: Some(file.to_owned()),
             path,
             policy,
@@ -296,6 +312,7 @@ impl Config {
             secrets,
             collect,
             oci,
+            merge_back,
         })
     }
 }

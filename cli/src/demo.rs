@@ -9,7 +9,7 @@ use envtrail_model::{EnvName, Severity, parse_time};
 use envtrail_store::Store;
 
 use crate::args::Format;
-use crate::commands::{build_report, outcome_for};
+use crate::commands::{build_report_and_input, outcome_for};
 use crate::config::Config;
 use crate::{Outcome, render};
 
@@ -52,8 +52,8 @@ pub fn run(format: Format, fail_on: Option<Severity>) -> Result<Outcome> {
     eprintln!(
         "envtrail demo: {count} example snapshots imported into a temporary store; report as of {DEMO_AT}"
     );
-    let report = build_report(&store, &path, at, &config.policy)?;
-    let text = render::report(&report, format)?;
+    let (report, input) = build_report_and_input(&store, &path, at, &config.policy)?;
+    let text = render::report_with_input(&report, &input, format)?;
     println!("{}", text.trim_end());
     Ok(outcome_for(&report, fail_on.or(config.fail_on)))
 }

@@ -7,7 +7,11 @@ pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod evidence;
 pub mod exit_codes;
+pub mod merge_back;
+pub mod notify;
+pub mod progress;
 pub mod render;
 pub mod timearg;
 

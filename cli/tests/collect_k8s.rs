@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use envtrail_k8s_standin::scenario::{base64, digest, kind_fixtures, payments};
-use envtrail_k8s_standin::{Cluster, StandIn, closed_port_url, kubeconfig_for};
+use envtrail_k8s_standin::{Cluster, StandIn, closed_port_url, kubeconfig_for, loopback_pki};
 use serde_json::{Value, json};
 
 const CANARY: &str = "canary-e2e-5b1d0c-never-stored";
@@ -326,4 +326,100 @@ fn init_writes_a_starter_config_that_parses() {
     let again = envtrail(dir.path(), &["init"]);
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+/// envtrail as a CronJob: `in_cluster = true`, the API server from `KUBERNETES_SERVICE_HOST` and
+/// `_PORT`, the service account's token and CA from its folder, over HTTPS.
+#[test]
+fn collect_in_cluster_over_tls_with_the_service_account() {
+    let (ca_pem, identity) = loopback_pki();
+    let mut objects = kind_fixtures();
+    objects.required_token = Some("sa-token-1".into());
+    let server = StandIn::start_tls(
+        cluster(service("payments", "prod", 'a'), objects),
+        &identity,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("serviceaccount");
+    std::fs::create_dir(&sa).unwrap();
+    std::fs::write(sa.join("ca.crt"), &ca_pem).unwrap();
+    // Kubernetes writes the JWT without a trailing newline.
+    std::fs::write(sa.join("token"), "sa-token-1").unwrap();
+    std::fs::write(sa.join("namespace"), "envtrail\n").unwrap();
+    std::fs::write(
+        dir.path().join("envtrail.toml"),
+        format!(
+            "[secrets]\nhmac_key_env = \"ENVTRAIL_TEST_HMAC\"\n\
+             [[environments.prod.kubernetes]]\nin_cluster = true\nservice_account_dir = \"{}\"\n",
+            sa.display()
+        ),
+    )
+    .unwrap();
+    let in_pod = |args: &[&str]| -> Out {
+        let out = Command::new(env!("CARGO_BIN_EXE_envtrail"))
+            .current_dir(dir.path())
+            .args([
+                "--db",
+                "envtrail.db",
+                "--config",
+                "envtrail.toml",
+                "--format",
+                "json",
+            ])
+            .args(args)
+            .env("ENVTRAIL_TEST_HMAC", KEY)
+            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+            .env("KUBERNETES_SERVICE_PORT", server.addr().port().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    };
+    let out = in_pod(&["collect"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let exported = in_pod(&["export", "--env", "prod"]);
+    let snapshot: Value = serde_json::from_str(&exported.stdout).unwrap();
+    assert_eq!(snapshot["sources"][0]["id"], "k8s/in-cluster");
+    assert_eq!(snapshot["sources"][0]["status"], "ok");
+    let refs: Vec<&str> = snapshot["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["ref"].as_str().unwrap())
+        .collect();
+    assert!(refs.contains(&"Deployment/payments-prod/web"), "{refs:?}");
+
+    // A rotated token that the server does not accept: the source fails, exit 3, nothing removed.
+    std::fs::write(sa.join("token"), "sa-token-revoked").unwrap();
+    let out = in_pod(&["collect"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let report = in_pod(&["report", "--path", "prod"]);
+    assert!(
+        report.stdout.contains("collection_gap"),
+        "{}",
+        report.stdout
+    );
+    assert!(!report.stdout.contains("missing_component"));
+    assert!(!out.stdout.contains("sa-token") && !out.stderr.contains("sa-token"));
+
+    // Outside a Pod (no KUBERNETES_SERVICE_HOST) the failure says what is missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_envtrail"))
+        .current_dir(dir.path())
+        .args(["--db", "outside.db", "--config", "envtrail.toml", "collect"])
+        .env("ENVTRAIL_TEST_HMAC", KEY)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("KUBERNETES_SERVICE_HOST is not set"),
+        "{text}"
+    );
 }

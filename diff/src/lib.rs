@@ -61,6 +61,7 @@ mod findings;
 mod health;
 mod identity;
 mod infra_drift;
+mod merge_back;
 mod mixed_versions;
 mod out_of_band;
 mod policy;
@@ -82,4 +83,4 @@ pub use components::{
 pub use error::DiffError;
 pub use identity::ArtifactIdentity;
 pub use policy::{CompiledPolicy, IgnoreRule, Policy};
-pub use report::report;
+pub use report::{report, report_with_merge_facts};

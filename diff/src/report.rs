@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use envtrail_model::output::{EnvironmentEvidence, IgnoredFinding, REPORT_SCHEMA, Report, Summary};
+use envtrail_model::revision::MergeFacts;
 use envtrail_model::view::{ComponentEntry, ReportInput};
 use envtrail_model::{ComponentName, Finding};
 use rayon::prelude::*;
@@ -19,6 +20,7 @@ use crate::findings::normalize;
 use crate::health::health;
 use crate::identity::ArtifactIdentity;
 use crate::infra_drift::infra_drift;
+use crate::merge_back::{link_hotfixes, unmerged_hotfixes};
 use crate::mixed_versions::mixed_versions;
 use crate::out_of_band::out_of_band;
 use crate::policy::Policy;
@@ -28,6 +30,16 @@ use crate::tags::mutable_tags;
 
 /// The report for `input` under `policy`. `chain_head` is left `None` for the caller to fill.
 pub fn report(input: &ReportInput, policy: &Policy) -> Result<Report, DiffError> {
+    report_with_merge_facts(input, policy, &MergeFacts::new())
+}
+
+/// [`report`], plus `unmerged_hotfix` findings from merge-back facts (by artifact digest) that the
+/// git collector computed.
+pub fn report_with_merge_facts(
+    input: &ReportInput,
+    policy: &Policy,
+    merge_facts: &MergeFacts,
+) -> Result<Report, DiffError> {
     check(input)?;
     let policy = policy.compile()?;
     let identity = ArtifactIdentity::for_environments(
@@ -48,6 +60,8 @@ pub fn report(input: &ReportInput, policy: &Policy) -> Result<Report, DiffError>
         found.extend(component_findings(&ctx, k));
     }
     mutable_tags(&ctx, input, &mut found);
+    unmerged_hotfixes(&ctx, merge_facts, &mut found);
+    link_hotfixes(&mut found);
 
     let today = input.at.date_naive();
     let mut findings = Vec::with_capacity(found.len());

@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use envtrail_diff::{IgnoreRule, Policy, report};
+use envtrail_diff::{ArtifactPolicy, IgnoreRule, Policy, report};
 use envtrail_model::output::Report;
 use envtrail_model::view::{
     ComponentEntry, EnvironmentState, ReportInput, Sighting, SnapshotRef, StateInterval,
+    TagSighting,
 };
-use envtrail_model::{EnvName, FindingKind, Snapshot, Timestamp, parse_time};
+use envtrail_model::{Digest, EnvName, FindingKind, Snapshot, Timestamp, parse_time};
 
 fn snapshots() -> Vec<Snapshot> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots");
@@ -26,10 +27,9 @@ fn snapshots() -> Vec<Snapshot> {
     all
 }
 
-/// What the store would answer for `environment` at `at`.
-fn state_at(all: &[Snapshot], environment: &EnvName, at: Timestamp) -> Option<EnvironmentState> {
-    let mine: Vec<(SnapshotRef, &Snapshot)> = all
-        .iter()
+/// The snapshots of `environment`, with the references the store would give them.
+fn refs<'a>(all: &'a [Snapshot], environment: &EnvName) -> Vec<(SnapshotRef, &'a Snapshot)> {
+    all.iter()
         .enumerate()
         .filter(|(_, s)| &s.environment == environment)
         .enumerate()
@@ -43,7 +43,12 @@ fn state_at(all: &[Snapshot], environment: &EnvName, at: Timestamp) -> Option<En
             };
             (r, s)
         })
-        .collect();
+        .collect()
+}
+
+/// What the store would answer for `environment` at `at`.
+fn state_at(all: &[Snapshot], environment: &EnvName, at: Timestamp) -> Option<EnvironmentState> {
+    let mine = refs(all, environment);
     let upto = mine.iter().take_while(|(r, _)| r.taken_at <= at).count();
     let (snapshot, current) = mine.get(upto.checked_sub(1)?)?.clone();
     let next = mine.get(upto).map(|(r, _)| r.clone());
@@ -108,6 +113,42 @@ fn state_at(all: &[Snapshot], environment: &EnvName, at: Timestamp) -> Option<En
     })
 }
 
+/// What the store's tag history would answer at `at`: per environment, where each tag of the
+/// artifact facts pointed, from the first to the last snapshot recording it.
+fn tag_history(all: &[Snapshot], path: &[EnvName], at: Timestamp) -> Vec<TagSighting> {
+    let mut out: BTreeMap<(String, String, Digest, EnvName), (SnapshotRef, SnapshotRef)> =
+        BTreeMap::new();
+    for env in path {
+        for (r, s) in refs(all, env).into_iter().filter(|(r, _)| r.taken_at <= at) {
+            for a in &s.artifacts {
+                for tag in &a.tags {
+                    let key = (
+                        a.repository.clone(),
+                        tag.clone(),
+                        a.digest.clone(),
+                        env.clone(),
+                    );
+                    out.entry(key)
+                        .and_modify(|seen| seen.1 = r.clone())
+                        .or_insert_with(|| (r.clone(), r.clone()));
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(
+            |((repository, tag, digest, environment), (first, last))| TagSighting {
+                repository,
+                tag,
+                digest,
+                environment,
+                first,
+                last,
+            },
+        )
+        .collect()
+}
+
 /// `snapshots/demo.toml`, by hand (the diff does not read TOML).
 fn demo_policy() -> Policy {
     Policy {
@@ -129,6 +170,20 @@ fn demo_policy() -> Policy {
             expires: Some("2027-01-31".parse().unwrap()),
             reason: Some("break-glass debug pod".into()),
         }],
+        artifacts: [(
+            "prod".parse().unwrap(),
+            ArtifactPolicy {
+                require_signature: true,
+                identities: [
+                    "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*",
+                    "key:istio",
+                ]
+                .map(String::from)
+                .to_vec(),
+                ..ArtifactPolicy::default()
+            },
+        )]
+        .into(),
         ..Policy::default()
     }
 }
@@ -140,6 +195,7 @@ fn demo_report() -> Report {
         .map(|e| e.parse().unwrap())
         .to_vec();
     let environments = path.iter().map(|e| state_at(&all, e, at)).collect();
+    let tag_history = tag_history(&all, &path, at);
     let artifact_links = all
         .iter()
         .flat_map(|s| &s.artifacts)
@@ -151,7 +207,7 @@ fn demo_report() -> Report {
             path,
             environments,
             artifact_links,
-            tag_history: vec![],
+            tag_history,
         },
         &demo_policy(),
     )
@@ -182,10 +238,12 @@ fn demo_report_matches_the_oracle() {
         "high unpromoted_hotfix prod payments-api staging [] [6cb211a25e79]",
         "high skipped_environment prod inventory-api staging [] [4711c00f0abe]",
         "high collection_gap prod - - [aws/123456789012/eu-west-1] []",
+        "high unverified_artifact prod legacy-reports - [signature] [7c7e2fb3d7f1]",
         "medium out_of_order_promotion prod orders-worker staging [] [53933a9eaa9c]",
         "medium out_of_band_change prod orders-worker - [DB_HOST] [53933a9eaa9c]",
         "medium orphan_component prod legacy-reports - [] []",
         "medium stale_snapshot dev - - [] []",
+        "medium mutable_tag prod ops-toolbox dev [registry.acme.example/platform/toolbox:2026.11.1] [014f43f35a2f,2d0e7ea1d058]",
         "low config_drift prod notifications staging [EMAIL_BATCH_SIZE,FEATURE_SMS_FALLBACK] []",
         "low mixed_versions prod notifications - [Deployment/notify/notifications/sender] [4ad8343898a4,e5acd767efd2]",
         "info pending_promotion staging checkout-web dev [] [77d35f246408]",
@@ -202,7 +260,7 @@ fn demo_report_matches_the_oracle() {
         "ops-toolbox"
     );
     assert_eq!(ignored.rule.expires.as_deref(), Some("2027-01-31"));
-    assert_eq!(r.summary.total, 12);
+    assert_eq!(r.summary.total, 14);
     assert_eq!(r.summary.ignored, 1);
     assert_eq!(r.summary.by_kind[&FindingKind::PendingPromotion], 2);
 
@@ -212,6 +270,43 @@ fn demo_report_matches_the_oracle() {
         .find(|f| f.kind == FindingKind::CollectionGap)
         .unwrap();
     assert!(gap.message.contains("connect timeout"), "{}", gap.message);
+    let unverified = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::UnverifiedArtifact)
+        .unwrap();
+    assert!(
+        unverified
+            .message
+            .contains("7c7e2fb3d7f1 (signature missing)"),
+        "{}",
+        unverified.message
+    );
+    let moved = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::MutableTag)
+        .unwrap();
+    // The tag moved over time: the rebuild is recorded in prod's newest snapshot, the first
+    // build in every environment before it.
+    assert!(
+        moved
+            .message
+            .contains("resolved to 014f43f35a2f (prod 2026-11-20T08:00:00Z)")
+            && moved
+                .message
+                .contains("prod 2026-11-12T14:00:00Z to 2026-11-15T14:00:00Z"),
+        "{}",
+        moved.message
+    );
+    assert_eq!(
+        moved
+            .evidence
+            .iter()
+            .filter(|e| e.role == "tag_seen")
+            .count(),
+        5
+    );
     let oob = r
         .findings
         .iter()

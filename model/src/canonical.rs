@@ -1,6 +1,6 @@
 //! One canonical byte form and one hash for everything envtrail stores or proves.
 //!
-//! - Canonical JSON is RFC 8785 (JCS), through `serde_json_canonicalizer`.
+//! - Canonical JSON is RFC 8785 (JCS), written by [`crate::jcs`].
 //! - A state or artifact hash is the lowercase hex sha256 of its canonical JSON.
 //! - A snapshot's content hash covers its canonical header and the root of its items: the sorted
 //!   list of `(kind, key, item hash)` where kind is `component` or `artifact`. Every byte of the
@@ -16,7 +16,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// RFC 8785 canonical JSON bytes of `value`.
 pub fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json_canonicalizer::to_vec(value).expect("envtrail's types always serialise to JSON")
+    crate::jcs::to_vec(value).expect("envtrail's types always serialise to JSON")
 }
 
 /// Lowercase hex sha256 of `bytes`.

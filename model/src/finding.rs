@@ -132,6 +132,9 @@ finding_kinds! {
     /// by type within a component) and it differs in an attribute not declared
     /// environment-specific (e.g. Postgres 15.4 upstream, 14.9 downstream).
     InfraDrift = "infra_drift", Medium;
+    /// A running artifact was built from a commit that is not on its repository's mainline: the
+    /// fix would be lost by the next release from the mainline.
+    UnmergedHotfix = "unmerged_hotfix", High;
 }
 
 impl fmt::Display for FindingKind {
@@ -218,7 +221,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(FindingKind::ALL.len(), 14);
+        assert_eq!(FindingKind::ALL.len(), 15);
     }
 
     #[test]

@@ -29,9 +29,12 @@
 //! ```
 
 pub mod canonical;
+pub mod evidence;
 pub mod finding;
+pub mod jcs;
 pub mod names;
 pub mod output;
+pub mod revision;
 pub mod snapshot;
 pub mod state;
 pub mod time;

@@ -28,6 +28,8 @@ pub const ENVS_SCHEMA: &str = "envtrail.envs.v1";
 pub const VERIFY_SCHEMA: &str = "envtrail.verify.v1";
 /// Schema id of [`ImportResult`].
 pub const IMPORT_SCHEMA: &str = "envtrail.import.v1";
+/// Schema id of [`NotifyMessage`].
+pub const NOTIFY_SCHEMA: &str = "envtrail.notify.v1";
 
 /// Which snapshot of an environment an answer used, and the window it speaks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -221,6 +223,9 @@ pub struct AsOf {
     pub components: Vec<AsOfComponent>,
     /// Artifact facts recorded in the snapshot.
     pub artifacts: Vec<Artifact>,
+    /// With `--evidence`: the chain links of the snapshots the answer rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainEvidence>,
 }
 
 /// One change in `envtrail history`.
@@ -249,6 +254,9 @@ pub struct History {
     pub until: Option<Timestamp>,
     /// Changes, oldest first.
     pub events: Vec<HistoryEvent>,
+    /// With `--evidence`: the chain links of every snapshot the events name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainEvidence>,
 }
 
 /// One environment in `envtrail envs`.
@@ -323,4 +331,76 @@ pub struct ImportResult {
     pub schema: String,
     /// One per file.
     pub imported: Vec<ImportedSnapshot>,
+}
+
+/// What a `envtrail notify` message reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyMode {
+    /// Every finding that passes the target's filter (`findings`).
+    Full,
+    /// `--only-changes`: the findings new (`new`) or resolved (`resolved`) since the last
+    /// successful post to this target; `findings` still holds every current one.
+    Changes,
+}
+
+/// The body `envtrail notify` posts to a generic webhook target (`kind = "webhook"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyMessage {
+    /// `envtrail.notify.v1`.
+    pub schema: String,
+    /// The target's name from the config.
+    pub target: String,
+    /// One line for humans.
+    pub title: String,
+    /// The instant the report describes.
+    pub at: Timestamp,
+    /// The promotion path, upstream first.
+    pub path: Vec<EnvName>,
+    /// Full summary or changes only.
+    pub mode: NotifyMode,
+    /// Findings that pass the target's filter.
+    pub total: usize,
+    /// Those findings per severity.
+    pub by_severity: BTreeMap<Severity, usize>,
+    /// Those findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// New since the last successful post (`changes` mode; empty otherwise).
+    pub new: Vec<Finding>,
+    /// Resolved since the last successful post (`changes` mode; empty otherwise).
+    pub resolved: Vec<Finding>,
+    /// The HTML report's address, when the target has a `report_url`.
+    pub report_url: Option<String>,
+}
+
+/// One snapshot's place in the hash chain, as `--evidence` prints it: recompute
+/// `link = sha256(previous_link || "\n" || content_hash)` and follow the links to the chain head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainLink {
+    /// The store's id (global import order).
+    pub id: i64,
+    /// The environment.
+    pub environment: EnvName,
+    /// The environment's own snapshot number.
+    pub seq: i64,
+    /// When it was taken.
+    pub taken_at: Timestamp,
+    /// The root over its items (component states and artifact facts).
+    pub items_root: String,
+    /// sha256 of its canonical header and items root.
+    pub content_hash: String,
+    /// The link of the snapshot before it in the chain.
+    pub previous_link: String,
+    /// Its link.
+    pub link: String,
+}
+
+/// What `--evidence` adds to `asof` and `history`: the chain links of every snapshot the answer
+/// rests on, and the chain head they lead to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainEvidence {
+    /// The snapshots, by id.
+    pub links: Vec<ChainLink>,
+    /// The store's chain head when the answer was given.
+    pub chain_head: Option<String>,
 }

@@ -407,6 +407,25 @@ impl Snapshot {
         states
     }
 
+    /// Like [`Snapshot::component_states`], but moves the workloads and infrastructure out instead
+    /// of cloning them (an import no longer needs them once grouped); the snapshot keeps its header
+    /// and artifacts.
+    pub fn take_component_states(&mut self) -> BTreeMap<ComponentName, ComponentState> {
+        let mut states: BTreeMap<ComponentName, ComponentState> = BTreeMap::new();
+        for w in std::mem::take(&mut self.workloads) {
+            let entry = states.entry(w.component.clone()).or_default();
+            entry.workloads.push(w);
+        }
+        for item in std::mem::take(&mut self.infrastructure) {
+            let entry = states.entry(item.component.clone()).or_default();
+            entry.infrastructure.push(item);
+        }
+        for state in states.values_mut() {
+            state.normalize();
+        }
+        states
+    }
+
     /// The snapshot without its items: what the store keeps once per snapshot.
     pub fn header(&self) -> SnapshotHeader {
         SnapshotHeader {
@@ -538,6 +557,16 @@ mod tests {
         let mut declared_only = c.clone();
         declared_only.running_digests.clear();
         assert_eq!(declared_only.artifact_digests().count(), 1);
+    }
+
+    #[test]
+    fn taking_the_states_gives_what_grouping_copies_gives() {
+        let mut s = sample();
+        let copied = s.component_states();
+        let taken = s.take_component_states();
+        assert!(!copied.is_empty());
+        assert_eq!(copied, taken);
+        assert!(s.workloads.is_empty() && s.infrastructure.is_empty());
     }
 
     #[test]

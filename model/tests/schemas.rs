@@ -22,9 +22,13 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use envtrail_model::evidence::{
+    EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceCheck, EvidenceFile,
+};
 use envtrail_model::output::{
     ASOF_SCHEMA, AsOf, Comparison, DIFF_SCHEMA, ENVS_SCHEMA, Environments, HISTORY_SCHEMA, History,
-    IMPORT_SCHEMA, ImportResult, REPORT_SCHEMA, Report, VERIFY_SCHEMA, VerifyResult,
+    IMPORT_SCHEMA, ImportResult, NOTIFY_SCHEMA, NotifyMessage, REPORT_SCHEMA, Report,
+    VERIFY_SCHEMA, VerifyResult,
 };
 use envtrail_model::{SNAPSHOT_SCHEMA, Snapshot};
 use schemars::{Schema, schema_for};
@@ -84,6 +88,18 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "import.v1.schema.json",
             finish(schema_for!(ImportResult), IMPORT_SCHEMA),
+        ),
+        (
+            "notify.v1.schema.json",
+            finish(schema_for!(NotifyMessage), NOTIFY_SCHEMA),
+        ),
+        (
+            "evidence.v1.schema.json",
+            finish(schema_for!(EvidenceFile), EVIDENCE_SCHEMA),
+        ),
+        (
+            "evidence-check.v1.schema.json",
+            finish(schema_for!(EvidenceCheck), EVIDENCE_CHECK_SCHEMA),
         ),
     ]
 }

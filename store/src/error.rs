@@ -136,6 +136,15 @@ pub enum StoreError {
         /// Which body.
         what: Body,
     },
+    /// SQLite failed while reading or writing the notification state of a target.
+    #[error("cannot read or write the notification state of target {target:?}")]
+    NotifyState {
+        /// The target's name.
+        target: String,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A stored name or digest is not valid: the store was altered or damaged.
     #[error("the stored {what} {value:?} is invalid (run `envtrail verify`)")]
     CorruptName {
@@ -179,6 +188,8 @@ pub enum Body {
     Artifact(String),
     /// A snapshot header, by snapshot id.
     Header(i64),
+    /// The findings last posted to a notification target, by target name.
+    NotifyState(String),
 }
 
 impl fmt::Display for Body {
@@ -187,6 +198,7 @@ impl fmt::Display for Body {
             Self::State(hash) => write!(f, "component state {hash}"),
             Self::Artifact(hash) => write!(f, "artifact facts {hash}"),
             Self::Header(id) => write!(f, "header of snapshot {id}"),
+            Self::NotifyState(target) => write!(f, "notification state of target {target:?}"),
         }
     }
 }

@@ -42,7 +42,7 @@ impl Store {
                 taken_at,
             });
         };
-        let prepared = Prepared::new(&snapshot);
+        let prepared = Prepared::new(snapshot);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -333,7 +333,13 @@ mod tests {
             .unwrap()
             .unwrap();
         snapshot.normalize();
-        assert_eq!(exported, snapshot);
+        // Bodies are the canonical JSON the hashes cover, so numbers come back as I-JSON doubles in
+        // their shortest form (`1.0` as `1`): the same numbers, the same bytes, the same hash.
+        let canonical = envtrail_model::canonical::canonical_json;
+        assert_eq!(canonical(&exported), canonical(&snapshot));
+        let reparsed: envtrail_model::Snapshot =
+            serde_json::from_slice(&canonical(&snapshot)).unwrap();
+        assert_eq!(exported, reparsed);
         assert_eq!(
             envtrail_model::canonical::snapshot_content_hash(&exported),
             envtrail_model::canonical::snapshot_content_hash(&snapshot)

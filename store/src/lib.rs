@@ -34,11 +34,13 @@
 //! ```
 
 mod error;
+mod evidence;
 mod history;
 mod import;
 mod interval;
 mod lookup;
 mod members;
+mod notify;
 mod prepare;
 mod query;
 mod schema;
@@ -60,6 +62,7 @@ use envtrail_model::{ComponentName, ComponentState};
 use rusqlite::Connection;
 
 pub use error::{Body, Scope, StoreError};
+pub use notify::NotifyState;
 pub use schema::SCHEMA_VERSION;
 
 /// An open store: one SQLite connection. Readers may open the same file concurrently; imports are

@@ -2,9 +2,7 @@
 //! artifact's hash and stored body, the items root and the content hash. Done in parallel with
 //! rayon so that the single writer only inserts.
 
-use envtrail_model::canonical::{
-    ItemKind, canonical_json, content_hash, hash_canonical, items_root,
-};
+use envtrail_model::canonical::{ItemKind, canonical_json, content_hash, items_root, sha256_hex};
 use envtrail_model::{Digest, Snapshot};
 use rayon::prelude::*;
 
@@ -14,7 +12,7 @@ pub(crate) struct Item {
     pub key: String,
     /// sha256 of the canonical JSON.
     pub hash: String,
-    /// The stored body: serde_json bytes (exact round trip, unlike canonical JSON's numbers).
+    /// The stored body: the canonical JSON the hash covers (numbers as I-JSON doubles).
     pub body: Vec<u8>,
     /// Components: the artifacts the state runs (for sightings). Artifacts: empty.
     pub digests: Vec<Digest>,
@@ -35,19 +33,23 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// `snapshot` must already be validated and normalised.
-    pub(crate) fn new(snapshot: &Snapshot) -> Prepared {
-        let states: Vec<_> = snapshot.component_states().into_iter().collect();
+    /// `snapshot` must already be validated and normalised. It is consumed: its workloads move
+    /// into the component states instead of being copied.
+    pub(crate) fn new(mut snapshot: Snapshot) -> Prepared {
+        let states: Vec<_> = snapshot.take_component_states().into_iter().collect();
         let (components, artifacts) = rayon::join(
             || {
                 states
                     .par_iter()
-                    .map(|(name, state)| Item {
-                        key: name.to_string(),
-                        hash: state.state_hash(),
-                        body: to_body(state),
-                        digests: state.artifact_digests().into_iter().collect(),
-                        index_digest: None,
+                    .map(|(name, state)| {
+                        let (hash, body) = hash_and_body(state);
+                        Item {
+                            key: name.to_string(),
+                            hash,
+                            body,
+                            digests: state.artifact_digests().into_iter().collect(),
+                            index_digest: None,
+                        }
                     })
                     .collect::<Vec<_>>()
             },
@@ -55,12 +57,15 @@ impl Prepared {
                 snapshot
                     .artifacts
                     .par_iter()
-                    .map(|a| Item {
-                        key: a.digest.to_string(),
-                        hash: hash_canonical(a),
-                        body: to_body(a),
-                        digests: Vec::new(),
-                        index_digest: a.index_digest.clone(),
+                    .map(|a| {
+                        let (hash, body) = hash_and_body(a);
+                        Item {
+                            key: a.digest.to_string(),
+                            hash,
+                            body,
+                            digests: Vec::new(),
+                            index_digest: a.index_digest.clone(),
+                        }
                     })
                     .collect::<Vec<_>>()
             },
@@ -76,6 +81,13 @@ impl Prepared {
             artifacts,
         }
     }
+}
+
+/// The canonical JSON of an item is both what its hash covers and the body the store keeps: one
+/// serialisation instead of two, and a stored body that re-hashes to its hash byte for byte.
+fn hash_and_body<T: serde::Serialize>(value: &T) -> (String, Vec<u8>) {
+    let body = canonical_json(value);
+    (sha256_hex(&body), body)
 }
 
 /// The items root over prepared items.
@@ -110,11 +122,9 @@ mod tests {
             .extra("future", serde_json::json!({"x": 1.5}))
             .build();
         s.normalize();
-        let prepared = Prepared::new(&s);
-        assert_eq!(
-            prepared.content_hash,
-            envtrail_model::canonical::snapshot_content_hash(&s)
-        );
+        let expected = envtrail_model::canonical::snapshot_content_hash(&s);
+        let prepared = Prepared::new(s);
+        assert_eq!(prepared.content_hash, expected);
         assert_eq!(prepared.components.len(), 2);
         assert_eq!(
             prepared.artifacts[0]

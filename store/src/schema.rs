@@ -25,6 +25,12 @@
 //!   indexes small.
 //! - `sightings(env_id, digest, first_seq, first_snapshot_id)`: the first snapshot of an
 //!   environment that ran an artifact.
+//!
+//! Tables (migration 2):
+//! - `notify_state(target, posted_at, report_at, findings)`: per `envtrail notify` target, the
+//!   findings of its last successful post (serde_json bytes of `Vec<Finding>`), so that
+//!   `--only-changes` can post only what is new or resolved. Mutable bookkeeping, not evidence:
+//!   outside the hash chain, and `verify` does not read it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -99,6 +105,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (env_id, digest)
     ) WITHOUT ROWID;
     CREATE INDEX sightings_seq ON sightings (env_id, first_seq);
+    "#,
+    // 2: what each notification target was last told.
+    r#"
+    CREATE TABLE notify_state (
+        target    TEXT PRIMARY KEY,
+        posted_at INTEGER NOT NULL,
+        report_at INTEGER NOT NULL,
+        findings  BLOB NOT NULL
+    );
     "#,
 ];
 

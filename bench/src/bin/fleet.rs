@@ -1,6 +1,10 @@
 //! `envtrail-fleet`: writes synthetic snapshot JSON files, one per environment (and optionally a
 //! time series of each), for measuring the real `envtrail` CLI end to end.
 
+/// The same allocator as the `envtrail` binary, so that figures match what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 

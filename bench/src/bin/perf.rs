@@ -4,6 +4,10 @@
 //!
 //! Exit codes: 0 every target met, 1 a target missed, 2 the run itself failed.
 
+/// The same allocator as the `envtrail` binary, so that figures match what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -8,7 +8,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use envtrail_collect_k8s::{Credentials, LabelSelector, Namespaces, Naming, SourceConfig};
+use envtrail_collect_k8s::{
+    Credentials, DEFAULT_SERVICE_ACCOUNT_DIR, LabelSelector, Namespaces, Naming, SourceConfig,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -36,6 +38,7 @@ struct RawKubernetes {
     kubeconfig: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
     in_cluster: Option<Spanned<bool>>,
+    service_account_dir: Option<Spanned<String>>,
     #[serde(default)]
     namespaces: Vec<Spanned<String>>,
     #[serde(default)]
@@ -284,6 +287,13 @@ pub(super) fn environment(
                 "in_cluster = true takes no kubeconfig or context",
             ));
         }
+        if !in_cluster && let Some(dir) = &k.service_account_dir {
+            return Err(spans.error(
+                dir.span(),
+                &key("service_account_dir"),
+                "service_account_dir needs in_cluster = true",
+            ));
+        }
         let (id, id_span) = match &k.id {
             Some(id) => (id.get_ref().clone(), id.span()),
             None => {
@@ -357,7 +367,12 @@ pub(super) fn environment(
             })?;
         }
         let credentials = if in_cluster {
-            Credentials::InCluster
+            Credentials::InCluster {
+                service_account_dir: k.service_account_dir.as_ref().map_or_else(
+                    || PathBuf::from(DEFAULT_SERVICE_ACCOUNT_DIR),
+                    |d| spans.path(d.get_ref()),
+                ),
+            }
         } else {
             Credentials::Kubeconfig {
                 path: k.kubeconfig.as_ref().map(|p| spans.path(p.get_ref())),
@@ -437,7 +452,12 @@ in_cluster = true
         assert_eq!(prod[0].naming.template, "{namespace}");
         assert_eq!(prod[1].naming, Naming::default());
         let staging = &config.environments[&"staging".parse().unwrap()].kubernetes;
-        assert_eq!(staging[0].credentials, Credentials::InCluster);
+        assert_eq!(
+            staging[0].credentials,
+            Credentials::InCluster {
+                service_account_dir: DEFAULT_SERVICE_ACCOUNT_DIR.into()
+            }
+        );
         assert_eq!(staging[0].id, "k8s/in-cluster");
     }
 

@@ -2,7 +2,14 @@
 //! field), `table` for terminals and `markdown` for PR comments. Data goes to stdout; nothing here
 //! prints.
 
+mod evidence;
+pub mod html;
+pub mod junit;
+pub mod matrix;
+pub mod metrics;
 mod tables;
+
+pub use evidence::evidence_check;
 
 use anyhow::Result;
 use envtrail_model::output::{
@@ -242,10 +249,26 @@ pub fn comparison(result: &Comparison, format: Format) -> Result<String> {
     Ok(doc.finish())
 }
 
-/// `envtrail report`.
+/// `envtrail report` in any format; `input` (what the report was computed from) is needed for
+/// the HTML page's matrix.
+pub fn report_with_input(
+    result: &Report,
+    input: &envtrail_model::view::ReportInput,
+    format: Format,
+) -> Result<String> {
+    match format {
+        Format::Html => html::report(result, &matrix::build(input, result)),
+        _ => report(result, format),
+    }
+}
+
+/// `envtrail report` (every format but `html`, which needs [`report_with_input`]).
 pub fn report(result: &Report, format: Format) -> Result<String> {
-    if format == Format::Json {
-        return json(result);
+    match format {
+        Format::Json => return json(result),
+        Format::Junit => return junit::report(result),
+        Format::Html => anyhow::bail!("the html format needs the report's input"),
+        Format::Table | Format::Markdown => {}
     }
     let mut doc = Doc::new(format);
     doc.heading(&format!(
@@ -286,7 +309,7 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
     if result.findings.is_empty() {
         doc.line("no findings");
     } else {
-        doc.table(
+        doc.table_with_severity(
             &["severity", "kind", "component", "environment", "message"],
             result.findings.iter().map(|f| {
                 let env = match &f.related_environment {
@@ -304,6 +327,7 @@ pub fn report(result: &Report, format: Format) -> Result<String> {
                     f.message.clone(),
                 ]
             }),
+            Some(0),
         );
     }
     let s = &result.summary;
@@ -439,6 +463,9 @@ pub fn asof(result: &AsOf, format: Format) -> Result<String> {
         ],
         rows,
     );
+    if let Some(chain) = &result.chain {
+        evidence::chain(&mut doc, chain);
+    }
     Ok(doc.finish())
 }
 
@@ -464,6 +491,9 @@ pub fn history(result: &History, format: Format) -> Result<String> {
             ]
         }),
     );
+    if let Some(chain) = &result.chain {
+        evidence::chain(&mut doc, chain);
+    }
     Ok(doc.finish())
 }
 

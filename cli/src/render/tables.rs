@@ -1,12 +1,33 @@
 //! A small document builder over comfy-table: the same calls give an aligned terminal table or a
-//! Markdown table, so the two formats cannot drift apart.
+//! Markdown table, so the two formats cannot drift apart. Terminal tables fit the terminal's
+//! width (comfy-table asks the terminal) and colour severities, only when stdout is a terminal
+//! and `NO_COLOR` is unset: piped output is plain text.
 
-use comfy_table::{ContentArrangement, Table, presets};
+use std::io::IsTerminal;
+
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use crate::args::Format;
 
+/// Whether terminal output may use colour: stdout is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>).
+pub(crate) fn colour_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn severity_colour(text: &str) -> Option<Color> {
+    match text {
+        "critical" => Some(Color::Magenta),
+        "high" => Some(Color::Red),
+        "medium" => Some(Color::Yellow),
+        "low" => Some(Color::Cyan),
+        _ => None,
+    }
+}
+
 pub(crate) struct Doc {
     format: Format,
+    colour: bool,
     out: String,
 }
 
@@ -14,6 +35,7 @@ impl Doc {
     pub(crate) fn new(format: Format) -> Self {
         Self {
             format,
+            colour: format == Format::Table && colour_wanted(),
             out: String::new(),
         }
     }
@@ -45,6 +67,18 @@ impl Doc {
     where
         R: IntoIterator<Item = Vec<String>>,
     {
+        self.table_with_severity(headers, rows, None);
+    }
+
+    /// A table whose column `severity` (if any) holds severity names, coloured on a terminal.
+    pub(crate) fn table_with_severity<R>(
+        &mut self,
+        headers: &[&str],
+        rows: R,
+        severity: Option<usize>,
+    ) where
+        R: IntoIterator<Item = Vec<String>>,
+    {
         let mut table = Table::new();
         match self.format {
             Format::Markdown => {
@@ -55,16 +89,36 @@ impl Doc {
                 table.set_content_arrangement(ContentArrangement::Dynamic);
             }
         }
-        table.set_header(headers.iter().copied());
+        if self.colour {
+            // comfy-table styles only on a terminal; we decided that already (and NO_COLOR).
+            table.enforce_styling();
+            table.set_header(
+                headers
+                    .iter()
+                    .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+            );
+        } else {
+            // No styled cells: nothing is coloured, while the width still follows the terminal.
+            table.set_header(headers.iter().copied());
+        }
         for row in rows {
-            let row = if self.format == Format::Markdown {
-                row.into_iter()
-                    .map(|cell| cell.replace('|', "\\|"))
-                    .collect()
-            } else {
-                row
-            };
-            table.add_row(row);
+            let cells: Vec<Cell> = row
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    if self.format == Format::Markdown {
+                        return Cell::new(text.replace('|', "\\|"));
+                    }
+                    let colour = (self.colour && Some(i) == severity)
+                        .then(|| severity_colour(&text))
+                        .flatten();
+                    match colour {
+                        Some(c) => Cell::new(text).fg(c).add_attribute(Attribute::Bold),
+                        None => Cell::new(text),
+                    }
+                })
+                .collect();
+            table.add_row(cells);
         }
         self.out.push_str(&table.to_string());
         self.out.push('\n');

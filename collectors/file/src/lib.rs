@@ -56,6 +56,22 @@ pub enum ReadError {
 
 /// Parses and validates one snapshot document. `file` names it in errors.
 pub fn parse_snapshot(file: &str, bytes: &[u8]) -> Result<Snapshot, ReadError> {
+    // The fast path parses without tracking where it is; only a document that fails is parsed
+    // again with `serde_path_to_error`, to name the field (tracking the path of every value cost
+    // ~20% of the parse of a large snapshot).
+    let snapshot = match serde_json::from_slice::<Snapshot>(bytes) {
+        Ok(snapshot) => snapshot,
+        Err(_) => parse_with_path(file, bytes)?,
+    };
+    snapshot.validate().map_err(|source| ReadError::Invalid {
+        file: file.to_owned(),
+        source,
+    })?;
+    Ok(snapshot)
+}
+
+/// The slow parse that names the field at fault.
+fn parse_with_path(file: &str, bytes: &[u8]) -> Result<Snapshot, ReadError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let snapshot: Snapshot = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -73,10 +89,6 @@ pub fn parse_snapshot(file: &str, bytes: &[u8]) -> Result<Snapshot, ReadError> {
         file: file.to_owned(),
         field: ".".to_owned(),
         message: err.to_string(),
-    })?;
-    snapshot.validate().map_err(|source| ReadError::Invalid {
-        file: file.to_owned(),
-        source,
     })?;
     Ok(snapshot)
 }

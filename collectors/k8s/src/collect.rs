@@ -161,9 +161,9 @@ pub async fn collect(
 /// timeouts.
 async fn connect(config: &SourceConfig, options: &CollectOptions) -> Result<kube::Client, Error> {
     let mut kube_config = match &config.credentials {
-        Credentials::InCluster => {
-            kube::Config::incluster().map_err(|e| Error::InCluster(e.to_string()))?
-        }
+        Credentials::InCluster {
+            service_account_dir,
+        } => in_cluster_config(service_account_dir).await?,
         Credentials::Kubeconfig { path, context } => {
             let kubeconfig_error = |e: kube::config::KubeconfigError| Error::Kubeconfig {
                 path: path.clone(),
@@ -191,6 +191,76 @@ async fn connect(config: &SourceConfig, options: &CollectOptions) -> Result<kube
     kube_config.read_timeout = Some(backstop);
     kube_config.reset_reader_on_write = true;
     kube::Client::try_from(kube_config).map_err(|e| Error::Client(e.to_string()))
+}
+
+/// The in-cluster config client-go builds, from a service account folder that may be elsewhere
+/// than kube's fixed path (projected volumes): `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`,
+/// the folder's `ca.crt` as the only trusted root and its `token` file as the bearer token (kube
+/// re-reads a token file as it is rotated).
+async fn in_cluster_config(dir: &std::path::Path) -> Result<kube::Config, Error> {
+    use kube::config::{AuthInfo, Cluster, Context, NamedAuthInfo, NamedCluster, NamedContext};
+    let var = |name: &str| {
+        std::env::var(name)
+            .map_err(|_| Error::InCluster(format!("{name} is not set (not running in a Pod?)")))
+    };
+    let host = var("KUBERNETES_SERVICE_HOST")?;
+    let port = var("KUBERNETES_SERVICE_PORT")?;
+    let server = if host.contains(':') {
+        format!("https://[{host}]:{port}")
+    } else {
+        format!("https://{host}:{port}")
+    };
+    let file = |name: &str| {
+        let path = dir.join(name);
+        if path.is_file() {
+            Ok(path.display().to_string())
+        } else {
+            Err(Error::InCluster(format!(
+                "{} not found (is a service account mounted?)",
+                path.display()
+            )))
+        }
+    };
+    let (ca, token) = (file("ca.crt")?, file("token")?);
+    let namespace = std::fs::read_to_string(dir.join("namespace"))
+        .ok()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    let name = "in-cluster".to_owned();
+    let kubeconfig = Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: name.clone(),
+            cluster: Some(Cluster {
+                server: Some(server),
+                certificate_authority: Some(ca),
+                ..Cluster::default()
+            }),
+            ..NamedCluster::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: name.clone(),
+            auth_info: Some(AuthInfo {
+                token_file: Some(token),
+                ..AuthInfo::default()
+            }),
+            ..NamedAuthInfo::default()
+        }],
+        contexts: vec![NamedContext {
+            name: name.clone(),
+            context: Some(Context {
+                cluster: name.clone(),
+                user: Some(name.clone()),
+                namespace,
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        }],
+        current_context: Some(name),
+        ..Kubeconfig::default()
+    };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::InCluster(e.to_string()))
 }
 
 struct NamespaceRead {

@@ -24,9 +24,18 @@ pub enum Credentials {
         /// The context.
         context: Option<String>,
     },
-    /// The service account of the Pod envtrail runs in (a CronJob in the cluster).
-    InCluster,
+    /// The service account of the Pod envtrail runs in (a CronJob in the cluster): the API server
+    /// from `KUBERNETES_SERVICE_HOST` / `KUBERNETES_SERVICE_PORT`, the token (re-read as the
+    /// kubelet rotates it) and the cluster CA from the service account folder.
+    InCluster {
+        /// Where the service account's `token` and `ca.crt` are mounted
+        /// ([`DEFAULT_SERVICE_ACCOUNT_DIR`] unless the Pod projects them elsewhere).
+        service_account_dir: PathBuf,
+    },
 }
+
+/// Where Kubernetes mounts a Pod's service account credentials.
+pub const DEFAULT_SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// Namespace globs: which namespaces to read.
 #[derive(Debug, Clone)]

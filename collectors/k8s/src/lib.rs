@@ -44,7 +44,8 @@ pub use api::CallError;
 pub use assemble::{METADATA_KEYS, Skipped, consumed_config};
 pub use collect::{Collected, SOURCE_KIND, collect};
 pub use config::{
-    CollectOptions, Credentials, DEFAULT_MAX_CONFIG_VALUE_BYTES, Namespaces, SourceConfig,
+    CollectOptions, Credentials, DEFAULT_MAX_CONFIG_VALUE_BYTES, DEFAULT_SERVICE_ACCOUNT_DIR,
+    Namespaces, SourceConfig,
 };
 pub use error::Error;
 pub use image::{declared_digest, running_digest};

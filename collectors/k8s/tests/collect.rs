@@ -10,7 +10,9 @@ use envtrail_collect_k8s::{
     CollectOptions, Collected, Credentials, HmacKey, Namespaces, Naming, SourceConfig, collect,
 };
 use envtrail_k8s_standin::scenario::{digest, kind_fixtures, payments};
-use envtrail_k8s_standin::{Cluster, StandIn, closed_port_url, kubeconfig_for};
+use envtrail_k8s_standin::{
+    Cluster, StandIn, closed_port_url, kubeconfig_for, kubeconfig_with_ca, loopback_pki,
+};
 use envtrail_model::{SourceStatus, Workload};
 
 const CANARY: &str = "canary-7f3a9e-do-not-leak";
@@ -408,5 +410,147 @@ fn label_selector_and_naming_rules() {
         requests.iter().any(|r| r.contains("deployments?")
             && r.contains("labelSelector=app.kubernetes.io%2Fmanaged-by%3DHelm")),
         "{requests:?}"
+    );
+}
+
+#[test]
+fn an_expired_continue_token_restarts_the_list_from_the_start() {
+    let mut cluster = full_cluster();
+    cluster.faults.max_page = Some(2);
+    let complete = {
+        let server = StandIn::start(cluster.clone());
+        let env = kubeconfig(&[("kind", server.url())]);
+        let mut opts = options();
+        opts.page_size = 2;
+        run(&source(&env, "kind", Namespaces::all()), &opts)
+    };
+    // The first continued page the server sees (the namespace list's second page) expires: 410
+    // Gone, reason Expired, as after an etcd compaction.
+    cluster.faults.expire_continue = 1;
+    let server = StandIn::start(cluster);
+    let env = kubeconfig(&[("kind", server.url())]);
+    let mut opts = options();
+    opts.page_size = 2;
+    let got = run(&source(&env, "kind", Namespaces::all()), &opts);
+    assert_eq!(
+        got.source.status,
+        SourceStatus::Ok,
+        "{:?}",
+        got.source.error
+    );
+    // Nothing lost and nothing doubled by the restart.
+    assert_eq!(by_ref(&got), by_ref(&complete));
+    // The expired list was asked for again without a token: its first page twice, and every
+    // page after it read once more.
+    let requests = server.requests();
+    let count = |page: &str| requests.iter().filter(|r| r.as_str() == page).count();
+    assert_eq!(count("/api/v1/namespaces?&limit=2"), 2, "{requests:?}");
+    assert_eq!(count("/api/v1/namespaces?&limit=2&continue=standin-2"), 2);
+    assert_eq!(count("/api/v1/namespaces?&limit=2&continue=standin-4"), 1);
+}
+
+#[test]
+fn api_calls_in_flight_stay_within_the_bound() {
+    let peak = |bound: usize| {
+        let mut cluster = full_cluster();
+        // Slow answers make concurrent calls overlap on the server.
+        cluster.faults.delay = Duration::from_millis(60);
+        let server = StandIn::start(cluster);
+        let env = kubeconfig(&[("kind", server.url())]);
+        let mut opts = options();
+        opts.requests = std::sync::Arc::new(tokio::sync::Semaphore::new(bound));
+        let got = run(&source(&env, "kind", Namespaces::all()), &opts);
+        assert_eq!(
+            got.source.status,
+            SourceStatus::Ok,
+            "{:?}",
+            got.source.error
+        );
+        server.peak_in_flight()
+    };
+    assert_eq!(peak(1), 1, "one call at a time");
+    let wide = peak(3);
+    assert!(wide <= 3, "at most 3 in flight, saw {wide}");
+    assert!(
+        wide >= 2,
+        "the collector does run calls concurrently, saw {wide}"
+    );
+}
+
+#[test]
+fn tls_with_the_kubeconfigs_ca_and_bearer_token() {
+    let (ca_pem, identity) = loopback_pki();
+    let mut cluster = full_cluster();
+    // kubeconfig_for's user sends this token; anything else gets 401.
+    cluster.required_token = Some("standin-token".into());
+    let server = StandIn::start_tls(cluster, &identity);
+    assert!(server.url().starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.crt");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let kubeconfig_path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig_path,
+        kubeconfig_with_ca(&[("tls", server.url())], &ca_file),
+    )
+    .unwrap();
+    let env = Env {
+        _dir: dir,
+        kubeconfig: kubeconfig_path,
+    };
+    let got = run(&source(&env, "tls", Namespaces::all()), &options());
+    assert_eq!(
+        got.source.status,
+        SourceStatus::Ok,
+        "{:?}",
+        got.source.error
+    );
+    assert!(by_ref(&got).contains_key("Deployment/kube-system/coredns"));
+
+    // A server whose certificate another CA signed is refused, and the source says so.
+    let (_, stranger) = loopback_pki();
+    let impostor = StandIn::start_tls(full_cluster(), &stranger);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig_path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig_path,
+        kubeconfig_with_ca(&[("tls", impostor.url())], &ca_file),
+    )
+    .unwrap();
+    let env2 = Env {
+        _dir: dir,
+        kubeconfig: kubeconfig_path,
+    };
+    let mut opts = options();
+    opts.retries = 1;
+    let got = run(&source(&env2, "tls", Namespaces::all()), &opts);
+    assert_eq!(got.source.status, SourceStatus::Failed);
+    assert!(got.workloads.is_empty());
+    assert!(
+        impostor.requests().is_empty(),
+        "no request passed the handshake"
+    );
+
+    // The right server with the wrong token: 401, a failed source, no workload invented.
+    let mut cluster = full_cluster();
+    cluster.required_token = Some("another-token".into());
+    let strict = StandIn::start_tls(cluster, &identity);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig_path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig_path,
+        kubeconfig_with_ca(&[("tls", strict.url())], &ca_file),
+    )
+    .unwrap();
+    let env3 = Env {
+        _dir: dir,
+        kubeconfig: kubeconfig_path,
+    };
+    let got = run(&source(&env3, "tls", Namespaces::all()), &opts);
+    assert_eq!(got.source.status, SourceStatus::Failed);
+    let reason = got.source.error.unwrap();
+    assert!(
+        reason.contains("401") || reason.to_lowercase().contains("unauthorized"),
+        "{reason}"
     );
 }

@@ -1,7 +1,8 @@
 //! Registry credentials: explicit ones from envtrail's config (basic or bearer), else the Docker
 //! `config.json` (`credHelpers`, then `credsStore`, by running `docker-credential-<helper> get`,
 //! then `auths`), else anonymous. Registry token (bearer challenge) auth is then done by the
-//! client with whatever was found.
+//! client with whatever was found; a Docker `identitytoken` (a refresh token) is exchanged for
+//! access tokens at the registry's token realm (the `token` module).
 //!
 //! Secrets never leave this module in text: [`Credentials`]' `Debug` redacts them and every error
 //! names the registry and the file or helper, never a username, password or token.
@@ -36,6 +37,14 @@ pub enum Credentials {
         /// The token.
         token: String,
     },
+    /// A Docker `identitytoken` (an OAuth2 refresh token, from `docker login` against a
+    /// registry with token auth, or a credential helper answering `<token>` as user): exchanged
+    /// at the registry's token realm for an access token per repository (see
+    /// [`crate::registry`]), never sent to the registry itself.
+    IdentityToken {
+        /// The refresh token.
+        token: String,
+    },
 }
 
 impl std::fmt::Debug for Credentials {
@@ -45,6 +54,7 @@ impl std::fmt::Debug for Credentials {
             Self::Anonymous => "Anonymous",
             Self::Basic { .. } => "Basic(<redacted>)",
             Self::Bearer { .. } => "Bearer(<redacted>)",
+            Self::IdentityToken { .. } => "IdentityToken(<redacted>)",
         })
     }
 }
@@ -88,6 +98,7 @@ struct AuthEntry {
     username: Option<String>,
     password: Option<String>,
     registrytoken: Option<String>,
+    identitytoken: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +194,11 @@ fn entry_credentials(
             token: token.clone(),
         });
     }
+    if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(Credentials::IdentityToken {
+            token: token.clone(),
+        });
+    }
     if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
         return Ok(Credentials::Basic {
             username: username.clone(),
@@ -248,8 +264,8 @@ fn run_helper(
     let answer: HelperAnswer = serde_json::from_slice(&out.stdout)
         .map_err(|_| fail("its answer is not the helper protocol's JSON".into()))?;
     Ok(if answer.username == "<token>" {
-        // An identity token is an OAuth refresh token: send it as the bearer.
-        Credentials::Bearer {
+        // An identity token is an OAuth refresh token: exchanged at the token realm.
+        Credentials::IdentityToken {
             token: answer.secret,
         }
     } else {
@@ -295,6 +311,25 @@ mod tests {
         // Another registry: anonymous.
         let other = resolve(&Credentials::DockerConfig, "elsewhere", Some(&path)).unwrap();
         assert_eq!(other, Credentials::Anonymous);
+    }
+
+    #[test]
+    fn identitytoken_entry_is_an_identity_token_not_a_bearer() {
+        let dir = tempfile::tempdir().unwrap();
+        // What `docker login` writes for a registry whose token server issues refresh tokens.
+        let path = write(
+            dir.path(),
+            "config.json",
+            r#"{"auths": {"reg.example": {"auth": "PHRva2VuPjo=", "identitytoken": "rt-42"}}}"#,
+        );
+        let got = resolve(&Credentials::DockerConfig, "reg.example", Some(&path)).unwrap();
+        assert_eq!(
+            got,
+            Credentials::IdentityToken {
+                token: "rt-42".into()
+            }
+        );
+        assert_eq!(format!("{got:?}"), "IdentityToken(<redacted>)");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod enrich;
 pub mod manifest;
 pub mod registry;
 pub mod testing;
+mod token;
 
 pub use auth::Credentials;
 pub use config::{KeyError, KeyRule, OciConfig};

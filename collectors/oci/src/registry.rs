@@ -91,6 +91,8 @@ pub struct Registry {
     probe: Client,
     /// Whether anonymous access meets no challenge, once probed.
     open: tokio::sync::OnceCell<bool>,
+    /// With a Docker identity token: its exchange for access tokens per repository.
+    identity: Option<crate::token::Exchanger>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -130,7 +132,19 @@ impl Registry {
                 RegistryAuth::Basic(username.clone(), password.clone())
             }
             Credentials::Bearer { token } => RegistryAuth::Bearer(token.clone()),
-            Credentials::Anonymous | Credentials::DockerConfig => RegistryAuth::Anonymous,
+            Credentials::Anonymous
+            | Credentials::DockerConfig
+            | Credentials::IdentityToken { .. } => RegistryAuth::Anonymous,
+        };
+        let identity = match credentials {
+            Credentials::IdentityToken { token } => Some(crate::token::Exchanger::new(
+                &config.host,
+                config.plain_http,
+                &config.ca_pem,
+                timeout,
+                token.clone(),
+            )),
+            _ => None,
         };
         Self {
             host: config.host.clone(),
@@ -138,6 +152,7 @@ impl Registry {
             auth,
             probe: make(),
             open: tokio::sync::OnceCell::new(),
+            identity,
         }
     }
 
@@ -146,10 +161,31 @@ impl Registry {
     /// challenge (it caches only the tokens it obtains). Probing once here, with a separate
     /// client, and handing the main client an empty bearer token for such a registry (cached
     /// at once, and ignored by a registry that asks for no auth) halves a collection's requests.
-    async fn credentials(&self, repository: &str) -> &RegistryAuth {
+    ///
+    /// With an identity token, the access token of `repository` (see [`crate::token`]): a fresh
+    /// one is put into oci-client's token cache for that repository, because oci-client keeps
+    /// one stored credential per registry and would otherwise send one repository's token to
+    /// another.
+    async fn credentials(&self, repository: &str) -> Result<RegistryAuth, RegistryError> {
         static OPEN: RegistryAuth = RegistryAuth::Bearer(String::new());
+        if let Some(identity) = &self.identity {
+            let access = identity.access(repository).await?;
+            let auth = RegistryAuth::Bearer(access.token);
+            if access.fresh {
+                // With a bearer token oci-client makes no request here: it only caches it.
+                let _ = self
+                    .client
+                    .auth(
+                        &self.tag_ref(repository, "latest"),
+                        &auth,
+                        oci_client::RegistryOperation::Pull,
+                    )
+                    .await;
+            }
+            return Ok(auth);
+        }
         if !matches!(self.auth, RegistryAuth::Anonymous) {
-            return &self.auth;
+            return Ok(self.auth.clone());
         }
         let open = self
             .open
@@ -166,7 +202,11 @@ impl Registry {
                 matches!(answer, Ok(None))
             })
             .await;
-        if *open { &OPEN } else { &self.auth }
+        Ok(if *open {
+            OPEN.clone()
+        } else {
+            self.auth.clone()
+        })
     }
 
     /// The host it talks to.
@@ -189,12 +229,10 @@ impl Registry {
         tag: &str,
     ) -> Result<Option<Digest>, RegistryError> {
         let what = || format!("{repository}:{tag}");
+        let auth = self.credentials(repository).await?;
         match self
             .client
-            .fetch_manifest_digest(
-                &self.tag_ref(repository, tag),
-                self.credentials(repository).await,
-            )
+            .fetch_manifest_digest(&self.tag_ref(repository, tag), &auth)
             .await
         {
             Ok(d) => d.parse().map(Some).map_err(|_| RegistryError::Unreachable {
@@ -216,13 +254,10 @@ impl Registry {
         digest: &Digest,
     ) -> Result<Vec<u8>, RegistryError> {
         let what = || format!("{repository}@{}", digest.short());
+        let auth = self.credentials(repository).await?;
         let (bytes, _) = self
             .client
-            .pull_manifest_raw(
-                &self.digest_ref(repository, digest),
-                self.credentials(repository).await,
-                MANIFEST_TYPES,
-            )
+            .pull_manifest_raw(&self.digest_ref(repository, digest), &auth, MANIFEST_TYPES)
             .await
             .map_err(|e| self.classify(e, what()))?;
         if Digest::sha256_of(&bytes) != *digest {
@@ -239,11 +274,9 @@ impl Registry {
         let what = || format!("blob {}@{}", repository, digest.short());
         let reference = self.digest_ref(repository, digest);
         // pull_blob uses stored auth: make sure it is stored for this registry.
+        let auth = self.credentials(repository).await?;
         self.client
-            .store_auth_if_needed(
-                reference.resolve_registry(),
-                self.credentials(repository).await,
-            )
+            .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;
         let mut out: Vec<u8> = Vec::new();
         self.client
@@ -265,7 +298,8 @@ impl Registry {
         repository: &str,
     ) -> Result<std::collections::BTreeSet<String>, RegistryError> {
         let reference = self.tag_ref(repository, "latest");
-        let auth = self.credentials(repository).await;
+        let auth = self.credentials(repository).await?;
+        let auth = &auth;
         let mut out = std::collections::BTreeSet::new();
         let mut last: Option<String> = None;
         loop {
@@ -386,7 +420,7 @@ fn http_header(media_type: &str) -> http::HeaderValue {
 }
 
 /// An error and its sources on one line.
-fn flatten(err: &dyn std::error::Error) -> String {
+pub(crate) fn flatten(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

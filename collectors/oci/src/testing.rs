@@ -28,6 +28,22 @@ pub struct ServerOptions {
     pub htpasswd: Option<PathBuf>,
     /// TLS certificate and key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Registry token auth (`auth: token:`): the registry sends clients to `realm` and accepts
+    /// the JWTs it issues when they verify against `rootcertbundle`.
+    pub token: Option<TokenAuth>,
+}
+
+/// The distribution registry's `auth: token:` settings.
+#[derive(Debug, Clone)]
+pub struct TokenAuth {
+    /// The token server's URL, named in the registry's `WWW-Authenticate` challenge.
+    pub realm: String,
+    /// The `service` the registry names itself as (the tokens' audience).
+    pub service: String,
+    /// The tokens' expected issuer.
+    pub issuer: String,
+    /// PEM certificates whose keys may sign tokens.
+    pub rootcertbundle: PathBuf,
 }
 
 /// A running `docker-registry`, killed on drop.
@@ -63,6 +79,15 @@ impl Server {
             config.push_str(&format!(
                 "auth: {{htpasswd: {{realm: envtrail, path: {}}}}}\n",
                 htpasswd.display()
+            ));
+        }
+        if let Some(token) = &options.token {
+            config.push_str(&format!(
+                "auth: {{token: {{realm: \"{}\", service: \"{}\", issuer: \"{}\", rootcertbundle: {}}}}}\n",
+                token.realm,
+                token.service,
+                token.issuer,
+                token.rootcertbundle.display()
             ));
         }
         let config_path = dir.path().join("config.yml");

@@ -83,6 +83,14 @@ pub const RESOURCES: &[Resource] = &[
     resource!("", "pods", "Pod", true, Some("po")),
     resource!("", "configmaps", "ConfigMap", true, Some("cm")),
     resource!("", "secrets", "Secret", true, None),
+    resource!("", "serviceaccounts", "ServiceAccount", true, Some("sa")),
+    resource!(
+        "",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        Some("pvc")
+    ),
     resource!("apps", "deployments", "Deployment", true, Some("deploy")),
     resource!("apps", "replicasets", "ReplicaSet", true, Some("rs")),
     resource!("apps", "statefulsets", "StatefulSet", true, Some("sts")),
@@ -144,6 +152,9 @@ pub struct Faults {
     pub delay: Duration,
     /// Pages hold at most this many items, whatever `limit` asks (`None`: as asked).
     pub max_page: Option<usize>,
+    /// The next this many requests that carry a `continue` token answer 410 Gone with reason
+    /// `Expired`, as an API server does once etcd compacted the list's resource version.
+    pub expire_continue: usize,
 }
 
 /// The objects of one stand-in cluster.
@@ -152,6 +163,8 @@ pub struct Cluster {
     objects: BTreeMap<Resource, Vec<Value>>,
     /// Faults, changeable before start (after start use [`StandIn::faults`]).
     pub faults: Faults,
+    /// When set, every request must carry `Authorization: Bearer <token>`, else 401.
+    pub required_token: Option<String>,
 }
 
 impl Cluster {
@@ -231,11 +244,23 @@ impl Cluster {
 struct State {
     cluster: Cluster,
     requests: Vec<String>,
+    in_flight: usize,
+    peak_in_flight: usize,
+}
+
+/// The server's certificate chain and key (PEM) for [`StandIn::start_tls`].
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    /// The certificate chain, leaf first.
+    pub cert_pem: String,
+    /// The leaf's private key.
+    pub key_pem: String,
 }
 
 /// A running stand-in server on a loopback port. Stops when dropped.
 pub struct StandIn {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<Mutex<State>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -244,6 +269,15 @@ pub struct StandIn {
 impl StandIn {
     /// Starts serving `cluster` on a free port of 127.0.0.1.
     pub fn start(cluster: Cluster) -> Self {
+        Self::start_with(cluster, None)
+    }
+
+    /// Starts serving `cluster` over HTTPS (TLS 1.2/1.3 by rustls) with `identity`.
+    pub fn start_tls(cluster: Cluster, identity: &TlsIdentity) -> Self {
+        Self::start_with(cluster, Some(tls_acceptor(identity)))
+    }
+
+    fn start_with(cluster: Cluster, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener
             .set_nonblocking(true)
@@ -252,7 +286,10 @@ impl StandIn {
         let state = Arc::new(Mutex::new(State {
             cluster,
             requests: Vec::new(),
+            in_flight: 0,
+            peak_in_flight: 0,
         }));
+        let is_tls = tls.is_some();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = Arc::clone(&state);
         let thread = std::thread::Builder::new()
@@ -263,20 +300,27 @@ impl StandIn {
                     .enable_all()
                     .build()
                     .expect("tokio runtime");
-                runtime.block_on(serve(listener, shared, stopped));
+                runtime.block_on(serve(listener, shared, stopped, tls));
             })
             .expect("spawn the stand-in thread");
         Self {
             addr,
+            tls: is_tls,
             state,
             stop: Some(stop),
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when started with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The most requests that were being answered at the same moment.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.lock().expect("state lock").peak_in_flight
     }
 
     /// Its address.
@@ -321,6 +365,43 @@ impl Drop for StandIn {
     }
 }
 
+/// A fresh CA (its certificate as PEM) and a server identity for `127.0.0.1` and `localhost`
+/// signed by it, for [`StandIn::start_tls`].
+pub fn loopback_pki() -> (String, TlsIdentity) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("server key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("server params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("server certificate");
+    (
+        ca.pem(),
+        TlsIdentity {
+            cert_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        },
+    )
+}
+
+/// Like [`kubeconfig_for`], with every cluster trusting the CA in `ca_file`.
+pub fn kubeconfig_with_ca(contexts: &[(&str, String)], ca_file: &std::path::Path) -> String {
+    kubeconfig_for(contexts).replace(
+        "  cluster:\n    server:",
+        &format!(
+            "  cluster:\n    certificate-authority: {}\n    server:",
+            ca_file.display()
+        ),
+    )
+}
+
 /// A kubeconfig (YAML) with one context per `(name, server URL)`; the first is current.
 pub fn kubeconfig_for(contexts: &[(&str, String)]) -> String {
     let mut clusters = String::new();
@@ -345,10 +426,29 @@ pub fn closed_port_url() -> String {
     format!("http://{addr}")
 }
 
+fn tls_acceptor(identity: &TlsIdentity) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(identity.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("certificate PEM");
+    let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).expect("key PEM");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate and key");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 async fn serve(
     listener: std::net::TcpListener,
     state: Arc<Mutex<State>>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     loop {
@@ -357,13 +457,22 @@ async fn serve(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let state = Arc::clone(&state);
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = Arc::clone(&state);
                         async move { Ok::<_, Infallible>(handle(req, &state).await) }
                     });
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        // A client that refuses the certificate ends the handshake: nothing to serve.
+                        Some(tls) => if let Ok(stream) = tls.accept(stream).await {
+                            let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                        },
+                        None => {
+                            let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         }
@@ -542,6 +651,12 @@ async fn handle(req: Request<Incoming>, state: &Mutex<State>) -> Response<Full<B
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1")
         .to_owned();
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_owned);
     // Decide under the lock, answer (and sleep) outside it.
     let (delay, answer) = {
         let mut state = state.lock().expect("state lock");
@@ -549,15 +664,22 @@ async fn handle(req: Request<Incoming>, state: &Mutex<State>) -> Response<Full<B
             Some(q) => format!("{path}?{q}"),
             None => path.clone(),
         });
+        state.in_flight += 1;
+        state.peak_in_flight = state.peak_in_flight.max(state.in_flight);
         let delay = state.cluster.faults.delay;
-        (
-            delay,
-            decide(&mut state.cluster, &path, query.as_deref(), &host),
-        )
+        let answer = match &state.cluster.required_token {
+            Some(token) if bearer.as_ref() != Some(token) => respond(
+                StatusCode::UNAUTHORIZED,
+                &status_body(401, "Unauthorized", "Unauthorized"),
+            ),
+            _ => decide(&mut state.cluster, &path, query.as_deref(), &host),
+        };
+        (delay, answer)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    state.lock().expect("state lock").in_flight -= 1;
     answer
 }
 
@@ -674,7 +796,19 @@ fn decide(
         })
         .filter(|o| selector_matches(&fields, &|k| field_of(o, k)))
         .collect();
-    let offset = match params.get("continue").filter(|t| !t.is_empty()) {
+    let token = params.get("continue").filter(|t| !t.is_empty());
+    if token.is_some() && cluster.faults.expire_continue > 0 {
+        cluster.faults.expire_continue -= 1;
+        return respond(
+            StatusCode::GONE,
+            &status_body(
+                410,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+            ),
+        );
+    }
+    let offset = match token {
         None => 0,
         Some(token) => match token
             .strip_prefix("standin-")
