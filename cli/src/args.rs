@@ -174,7 +174,10 @@ pub enum Command {
     Man,
     /// Evidence bundles for auditors: export a signed bundle of what ran in an environment over a
     /// period, verify one without the database, make a signing key.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envtrail evidence keygen --out evidence.key\n  envtrail evidence export --env prod --from 2026-03-01 --to 2026-03-31 --key evidence.key --out march.json\n  envtrail evidence verify march.json --key evidence.key.pub"
+    )]
     Evidence(EvidenceCommand),
     /// Load the bundled example snapshots into a temporary store and print the report.
     #[command(after_help = "Examples:\n  envtrail demo\n  envtrail demo --format html > demo.html")]
