@@ -510,17 +510,7 @@ fn tls_with_the_kubeconfigs_ca_and_bearer_token() {
     // A server whose certificate another CA signed is refused, and the source says so.
     let (_, stranger) = loopback_pki();
     let impostor = StandIn::start_tls(full_cluster(), &stranger);
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig_path = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig_path,
-        kubeconfig_with_ca(&[("tls", impostor.url())], &ca_file),
-    )
-    .unwrap();
-    let env2 = Env {
-        _dir: dir,
-        kubeconfig: kubeconfig_path,
-    };
+    let env2 = tls_kubeconfig(&impostor.url(), &ca_file);
     let mut opts = options();
     opts.retries = 1;
     let got = run(&source(&env2, "tls", Namespaces::all()), &opts);
@@ -535,17 +525,7 @@ fn tls_with_the_kubeconfigs_ca_and_bearer_token() {
     let mut cluster = full_cluster();
     cluster.required_token = Some("another-token".into());
     let strict = StandIn::start_tls(cluster, &identity);
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig_path = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig_path,
-        kubeconfig_with_ca(&[("tls", strict.url())], &ca_file),
-    )
-    .unwrap();
-    let env3 = Env {
-        _dir: dir,
-        kubeconfig: kubeconfig_path,
-    };
+    let env3 = tls_kubeconfig(&strict.url(), &ca_file);
     let got = run(&source(&env3, "tls", Namespaces::all()), &opts);
     assert_eq!(got.source.status, SourceStatus::Failed);
     let reason = got.source.error.unwrap();
@@ -553,4 +533,19 @@ fn tls_with_the_kubeconfigs_ca_and_bearer_token() {
         reason.contains("401") || reason.to_lowercase().contains("unauthorized"),
         "{reason}"
     );
+}
+
+/// A kubeconfig whose one context `tls` points at `url` and trusts the CA in `ca_file`.
+fn tls_kubeconfig(url: &str, ca_file: &std::path::Path) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        kubeconfig_with_ca(&[("tls", url.to_owned())], ca_file),
+    )
+    .unwrap();
+    Env {
+        _dir: dir,
+        kubeconfig,
+    }
 }
