@@ -127,7 +127,7 @@ async fn read_state(
             let account = AccountConfig {
                 ecs: false,
                 lambda: false,
-                ..account.clone()
+                ..(**account).clone()
             };
             envtrail_collect_aws::fetch_object(&account, region, url, options)
                 .await

@@ -92,7 +92,7 @@ pub enum StateLocation {
         /// The URL.
         url: String,
         /// Credentials, profile, role and endpoint.
-        account: AccountConfig,
+        account: Box<AccountConfig>,
         /// The region of the S3 client.
         region: String,
     },
@@ -300,7 +300,7 @@ pub(super) fn terraform(
             };
             StateLocation::S3 {
                 url: state.clone(),
-                account,
+                account: Box::new(account),
                 region,
             }
         } else {
