@@ -19,8 +19,10 @@ use envtrail_model::{EnvName, SNAPSHOT_SCHEMA, Snapshot, SourceStatus};
 use envtrail_store::Store;
 
 use crate::args::Cli;
-use crate::config::{Config, DEFAULT_CONFIG_FILE};
+use crate::config::{Config, DEFAULT_CONFIG_FILE, EnvironmentConfig};
 use crate::{Outcome, render};
+
+mod cloud;
 
 /// The commented starter config `envtrail init` writes.
 pub const STARTER_CONFIG: &str = include_str!("starter.toml");
@@ -45,12 +47,12 @@ pub fn init(cli: &Cli, force: bool) -> Result<Outcome> {
 /// `envtrail collect [--env E ...]`.
 pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
     let config = Config::load(cli.config.as_deref())?;
-    let chosen: Vec<(EnvName, Vec<SourceConfig>)> = if envs.is_empty() {
+    let chosen: Vec<(EnvName, EnvironmentConfig)> = if envs.is_empty() {
         config
             .environments
             .iter()
-            .filter(|(_, e)| !e.kubernetes.is_empty())
-            .map(|(name, e)| (name.clone(), e.kubernetes.clone()))
+            .filter(|(_, e)| e.has_sources())
+            .map(|(name, e)| (name.clone(), e.clone()))
             .collect()
     } else {
         let mut chosen = Vec::new();
@@ -59,11 +61,11 @@ pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
             let Some(e) = config.environments.get(&env) else {
                 bail!("environment {env}: no [environments.{env}] in the config");
             };
-            if e.kubernetes.is_empty() {
+            if !e.has_sources() {
                 bail!("environment {env}: no sources in the config");
             }
             if !chosen.iter().any(|(n, _)| n == &env) {
-                chosen.push((env, e.kubernetes.clone()));
+                chosen.push((env, e.clone()));
             }
         }
         chosen
@@ -86,21 +88,58 @@ pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let results = runtime.block_on(run_all(&chosen, &options));
+    let kubernetes: Vec<(EnvName, Vec<SourceConfig>)> = chosen
+        .iter()
+        .map(|(env, e)| (env.clone(), e.kubernetes.clone()))
+        .collect();
+    let fingerprint = cloud::fingerprint_of(&options.hmac_key);
+    let (results, cloud) = runtime.block_on(async {
+        tokio::join!(
+            run_all(&kubernetes, &options),
+            cloud::collect(&chosen, limits, fingerprint)
+        )
+    });
+    let cloud = cloud?;
 
     // One snapshot per environment, oldest-first order is moot: they share `taken_at`.
-    let mut by_env: BTreeMap<EnvName, Snapshot> = BTreeMap::new();
+    let mut by_env: BTreeMap<EnvName, Snapshot> = chosen
+        .iter()
+        .map(|(env, _)| {
+            let snapshot = Snapshot {
+                schema: SNAPSHOT_SCHEMA.to_owned(),
+                environment: env.clone(),
+                taken_at,
+                sources: Vec::new(),
+                workloads: Vec::new(),
+                artifacts: Vec::new(),
+                infrastructure: Vec::new(),
+                extra: BTreeMap::new(),
+            };
+            (env.clone(), snapshot)
+        })
+        .collect();
+    for (env, part) in cloud {
+        let snapshot = by_env.get_mut(&env).expect("every chosen environment");
+        for source in part.sources.iter().filter(|s| s.status != SourceStatus::Ok) {
+            eprintln!(
+                "warning: environment {env}: source {} {}: {}",
+                source.id,
+                source.status.as_str(),
+                source.error.as_deref().unwrap_or("no reason given")
+            );
+        }
+        snapshot.sources.extend(part.sources);
+        snapshot.workloads.extend(part.workloads);
+        snapshot.infrastructure.extend(part.infrastructure);
+        if !part.states.is_empty() {
+            snapshot.extra.insert(
+                cloud::TERRAFORM_STATES_FIELD.to_owned(),
+                serde_json::Value::Array(part.states),
+            );
+        }
+    }
     for (env, collected) in results {
-        let snapshot = by_env.entry(env.clone()).or_insert_with(|| Snapshot {
-            schema: SNAPSHOT_SCHEMA.to_owned(),
-            environment: env.clone(),
-            taken_at,
-            sources: Vec::new(),
-            workloads: Vec::new(),
-            artifacts: Vec::new(),
-            infrastructure: Vec::new(),
-            extra: BTreeMap::new(),
-        });
+        let snapshot = by_env.get_mut(&env).expect("every chosen environment");
         if collected.source.status != SourceStatus::Ok {
             eprintln!(
                 "warning: environment {env}: source {} {}: {}",

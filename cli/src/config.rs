@@ -3,6 +3,7 @@
 //! (`[environments.<env>]`, typed in [`sources`]), the HMAC key's origin (`[secrets]`) and
 //! collection limits (`[collect]`). A bad file is an error naming the key and the line.
 
+pub mod aws;
 pub mod merge_back;
 pub mod notify;
 pub mod oci;
@@ -104,6 +105,9 @@ struct RawReport {
 struct RawConfigKeys {
     #[serde(default)]
     environment_specific: Vec<Spanned<String>>,
+    /// Infrastructure attributes expected to differ (never `infra_drift`).
+    #[serde(default)]
+    environment_specific_attributes: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +227,23 @@ impl Config {
             })?;
             policy
                 .environment_specific_keys
+                .push(glob.get_ref().clone());
+        }
+        for (i, glob) in raw
+            .config
+            .environment_specific_attributes
+            .iter()
+            .enumerate()
+        {
+            globset::Glob::new(glob.get_ref()).map_err(|e| {
+                value_error(
+                    glob.span(),
+                    &format!("config.environment_specific_attributes[{i}]"),
+                    e.to_string(),
+                )
+            })?;
+            policy
+                .environment_specific_attributes
                 .push(glob.get_ref().clone());
         }
         for (i, rule) in raw.ignore.iter().enumerate() {

@@ -60,6 +60,7 @@ mod error;
 mod findings;
 mod health;
 mod identity;
+mod infra_drift;
 mod merge_back;
 mod mixed_versions;
 mod out_of_band;

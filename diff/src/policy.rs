@@ -22,6 +22,10 @@ pub struct Policy {
     /// Globs of config keys that are expected to differ between environments (`DB_HOST`,
     /// `*_URL`): they never yield `config_drift`.
     pub environment_specific_keys: Vec<String>,
+    /// Globs of infrastructure attributes expected to differ between environments, matched
+    /// against `<type>.<attribute>` and `<attribute>` (`aws_db_instance.identifier`, `tags*`):
+    /// they never yield `infra_drift`.
+    pub environment_specific_attributes: Vec<String>,
     /// Rules that silence findings; the first rule that applies wins.
     pub ignores: Vec<IgnoreRule>,
     /// An environment whose newest snapshot is older than this (measured against the report
@@ -36,6 +40,7 @@ impl Default for Policy {
         Self {
             severities: BTreeMap::new(),
             environment_specific_keys: Vec::new(),
+            environment_specific_attributes: Vec::new(),
             ignores: Vec::new(),
             max_snapshot_age: chrono::Duration::hours(24),
             artifacts: BTreeMap::new(),
@@ -80,6 +85,7 @@ pub struct CompiledPolicy {
     /// Answers of `environment_specific` so far: the same few hundred keys are asked about for
     /// every component, and a glob match costs more than a lookup.
     environment_specific_seen: KeyCache,
+    environment_specific_attributes: GlobSet,
     ignores: Vec<GlobMatcher>,
     artifacts: BTreeMap<EnvName, CompiledArtifactPolicy>,
 }
@@ -113,6 +119,19 @@ impl Policy {
             glob: self.environment_specific_keys.join(","),
             source,
         })?;
+        let mut attributes = GlobSetBuilder::new();
+        for (i, attribute) in self.environment_specific_attributes.iter().enumerate() {
+            attributes.add(glob(
+                format!("environment_specific_attributes[{i}]"),
+                attribute,
+            )?);
+        }
+        let environment_specific_attributes =
+            attributes.build().map_err(|source| DiffError::Glob {
+                what: "environment_specific_attributes".to_owned(),
+                glob: self.environment_specific_attributes.join(","),
+                source,
+            })?;
         let ignores = self
             .ignores
             .iter()
@@ -130,6 +149,7 @@ impl Policy {
             policy: self.clone(),
             environment_specific,
             environment_specific_seen: KeyCache::default(),
+            environment_specific_attributes,
             ignores,
             artifacts,
         })
@@ -193,6 +213,14 @@ impl CompiledPolicy {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.into(), answer);
         answer
+    }
+
+    /// Whether attribute `attribute` of resources of type `resource_type` is declared
+    /// environment-specific.
+    pub fn is_environment_specific_attribute(&self, resource_type: &str, attribute: &str) -> bool {
+        let set = &self.environment_specific_attributes;
+        !set.is_empty()
+            && (set.is_match(attribute) || set.is_match(format!("{resource_type}.{attribute}")))
     }
 
     /// The allowed snapshot age.

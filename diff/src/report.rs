@@ -19,6 +19,7 @@ use crate::error::DiffError;
 use crate::findings::normalize;
 use crate::health::health;
 use crate::identity::ArtifactIdentity;
+use crate::infra_drift::infra_drift;
 use crate::merge_back::{link_hotfixes, unmerged_hotfixes};
 use crate::mixed_versions::mixed_versions;
 use crate::out_of_band::out_of_band;
@@ -153,7 +154,10 @@ fn component_findings(ctx: &Context<'_>, k: usize) -> Vec<Finding> {
             if k > 0 {
                 promotion(ctx, k, name, up, entry, &mut out);
                 match up {
-                    Some(u_entry) => config_drift(ctx, k, name, u_entry, entry, &mut out),
+                    Some(u_entry) => {
+                        config_drift(ctx, k, name, u_entry, entry, &mut out);
+                        infra_drift(ctx, k, name, u_entry, entry, &mut out);
+                    }
                     None => orphan(ctx, k, name, &mut out),
                 }
             }

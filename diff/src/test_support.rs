@@ -149,6 +149,7 @@ impl StateBuilder {
             address: address.into(),
             resource_type: kind.into(),
             attributes,
+            metadata: BTreeMap::new(),
         });
         self
     }

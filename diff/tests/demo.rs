@@ -155,6 +155,15 @@ fn demo_policy() -> Policy {
         environment_specific_keys: ["DB_HOST", "DB_PASSWORD", "*_URL", "*_API_KEY"]
             .map(String::from)
             .to_vec(),
+        environment_specific_attributes: [
+            "instance_class",
+            "allocated_storage",
+            "backup_retention_period",
+            "multi_az",
+            "password",
+        ]
+        .map(String::from)
+        .to_vec(),
         ignores: vec![IgnoreRule {
             kind: FindingKind::OrphanComponent,
             component: "ops-toolbox".into(),

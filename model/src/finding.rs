@@ -128,6 +128,10 @@ finding_kinds! {
     /// required, allowed identities and builders). High by default in the last environment of the
     /// path, medium before it.
     UnverifiedArtifact = "unverified_artifact", High;
+    /// Adjacent environments both have the same infrastructure resource (matched by address, or
+    /// by type within a component) and it differs in an attribute not declared
+    /// environment-specific (e.g. Postgres 15.4 upstream, 14.9 downstream).
+    InfraDrift = "infra_drift", Medium;
     /// A running artifact was built from a commit that is not on its repository's mainline: the
     /// fix would be lost by the next release from the mainline.
     UnmergedHotfix = "unmerged_hotfix", High;
@@ -217,7 +221,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(FindingKind::ALL.len(), 14);
+        assert_eq!(FindingKind::ALL.len(), 15);
     }
 
     #[test]

@@ -248,6 +248,10 @@ pub struct InfraItem {
     /// Selected attributes (sensitive ones as fingerprints).
     #[serde(default)]
     pub attributes: BTreeMap<String, Value>,
+    /// Descriptive facts that are not compared by the diff, e.g. `address`: the address as written
+    /// in the state when naming rules normalised it. Added in v1 (optional).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// Why a snapshot was refused. The message names the field at fault.

@@ -23,6 +23,12 @@ pub(super) struct RawEnvironment {
     kubernetes: Vec<RawKubernetes>,
     /// The artifact policy (`[environments.<env>.artifacts]`), read by `super::oci`.
     pub(super) artifacts: Option<super::oci::RawArtifactPolicy>,
+    /// AWS accounts (`[[environments.<env>.aws]]`), read by `super::aws`.
+    #[serde(default)]
+    pub(super) aws: Vec<super::aws::RawAws>,
+    /// Terraform states (`[[environments.<env>.terraform]]`), read by `super::aws`.
+    #[serde(default)]
+    pub(super) terraform: Vec<super::aws::RawTerraform>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +86,17 @@ pub(super) struct RawCollect {
 pub struct EnvironmentConfig {
     /// Its Kubernetes sources (clusters), in file order.
     pub kubernetes: Vec<SourceConfig>,
+    /// Its AWS accounts, in file order (one source per account and region).
+    pub aws: Vec<envtrail_collect_aws::AccountConfig>,
+    /// Its Terraform states, in file order (one source each).
+    pub terraform: Vec<super::aws::TerraformSource>,
+}
+
+impl EnvironmentConfig {
+    /// Whether it has any source.
+    pub fn has_sources(&self) -> bool {
+        !(self.kubernetes.is_empty() && self.aws.is_empty() && self.terraform.is_empty())
+    }
 }
 
 /// Where the HMAC key for Secret fingerprints comes from (at most one is set).
@@ -250,11 +267,11 @@ pub(super) fn secrets(spans: &Spans<'_>, raw: &RawSecrets) -> Result<SecretsConf
 pub(super) fn environment(
     spans: &Spans<'_>,
     env: &str,
-    raw: RawEnvironment,
+    mut raw: RawEnvironment,
 ) -> Result<EnvironmentConfig, ConfigError> {
     let mut ids = BTreeSet::new();
     let mut kubernetes = Vec::new();
-    for (i, k) in raw.kubernetes.into_iter().enumerate() {
+    for (i, k) in std::mem::take(&mut raw.kubernetes).into_iter().enumerate() {
         let key = |field: &str| format!("environments.{env}.kubernetes[{i}].{field}");
         let in_cluster = k.in_cluster.as_ref().is_some_and(|b| *b.get_ref());
         if in_cluster
@@ -370,7 +387,13 @@ pub(super) fn environment(
             naming,
         });
     }
-    Ok(EnvironmentConfig { kubernetes })
+    let aws = super::aws::aws(spans, env, raw.aws)?;
+    let terraform = super::aws::terraform(spans, env, raw.terraform, &aws)?;
+    Ok(EnvironmentConfig {
+        kubernetes,
+        aws,
+        terraform,
+    })
 }
 
 #[cfg(test)]
