@@ -391,7 +391,7 @@ mod tests {
         });
         let s = fleet.initial(&path()[0], 0);
         assert!(hash_like_an_import(s.clone()) > 0);
-        assert_eq!(import_phases(s).len(), 7);
+        assert_eq!(import_phases(s).len(), 8);
         assert!(process_cpu_time().unwrap() >= before);
         assert!(load_average().is_some());
     }
