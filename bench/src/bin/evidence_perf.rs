@@ -16,7 +16,7 @@ use clap::Parser;
 use envtrail_bench::fleet::{Fleet, FleetConfig};
 use envtrail_bench::scenario::{load_average, process_cpu_time};
 use envtrail_collect_git::{RepoSpec, check};
-use envtrail_evidence::{SigningKey, open, seal};
+use envtrail_evidence::{SigningKey, open, seal_parts};
 use envtrail_model::EnvName;
 use envtrail_model::revision::MergeStatus;
 use envtrail_store::Store;
@@ -288,8 +288,10 @@ fn evidence(args: &Args, dir: &Path) -> anyhow::Result<()> {
     for _ in 0..args.runs {
         let (t, cpu) = (Instant::now(), process_cpu_time());
         let store = Store::open(&store_path)?;
-        let bundle = store.evidence(&prod, from, to, None)?.context("a bundle")?;
-        let bytes = seal(&bundle, &key);
+        let (bundle, bodies) = store
+            .evidence_parts(&prod, from, to, None)?
+            .context("a bundle")?;
+        let bytes = seal_parts(&bundle, &bodies, &key);
         std::fs::write(&bundle_path, &bytes)?;
         export_times.push(t.elapsed());
         export_cpu.push(cpu_since(cpu));
@@ -313,7 +315,7 @@ fn evidence(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let (export_cpu, verify_cpu) = (median(export_cpu), median(verify_cpu));
     let scale = 8_760.0 / hours as f64;
     println!(
-        "evidence: {hours} hourly snapshots × {} components ({:.1} MB bundle): export {} (CPU {}; open + store.evidence + seal + write), verify {} (CPU {}; read + open), medians of {}; load average after: {}",
+        "evidence: {hours} hourly snapshots × {} components ({:.1} MB bundle): export {} (CPU {}; open + store.evidence_parts + seal_parts + write), verify {} (CPU {}; read + open), medians of {}; load average after: {}",
         args.components,
         bytes_len as f64 / 1e6,
         secs(export),
