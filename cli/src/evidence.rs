@@ -98,8 +98,8 @@ fn export(
     // The key first: a bad key should not cost a long export.
     let key = read_signing_key(key)?;
     let store = open_existing(&cli.db)?;
-    let bundle = store
-        .evidence(&env, from, to, component.as_ref())?
+    let (bundle, bodies) = store
+        .evidence_parts(&env, from, to, component.as_ref())?
         .ok_or_else(|| {
             anyhow!(
                 "environment {env}: no snapshot between {} and {}",
@@ -116,7 +116,7 @@ fn export(
     {
         bail!("environment {env}: component {c} ran in no snapshot of the period");
     }
-    let bytes = envtrail_evidence::seal(&bundle, &key);
+    let bytes = envtrail_evidence::seal_parts(&bundle, &bodies, &key);
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     let snapshots = bundle.chain.iter().filter(|e| e.members.is_some()).count();
     eprintln!(

@@ -47,11 +47,14 @@ mod cosign;
 mod error;
 mod key;
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use envtrail_model::canonical::canonical_json;
 use envtrail_model::evidence::{
-    EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceBundle, EvidenceCheck, EvidenceSignature,
+    BundleBodies, EVIDENCE_CHECK_SCHEMA, EVIDENCE_SCHEMA, EvidenceBundle, EvidenceCheck,
+    EvidenceSignature,
 };
 
 pub use error::EvidenceError;
@@ -64,7 +67,69 @@ const BUNDLE_KEY: &str = ",\"bundle\":";
 
 /// Signs `bundle` and returns the file's bytes (ending in a newline).
 pub fn seal(bundle: &EvidenceBundle, key: &SigningKey) -> Vec<u8> {
-    let payload = canonical_json(bundle);
+    envelope(canonical_json(bundle), key)
+}
+
+/// [`seal`] for a bundle whose states and artifact facts are given apart as their canonical JSON
+/// (`Store::evidence_parts`): the same bytes as sealing the bundle with those bodies decoded in
+/// it, without decoding or serialising them. `bundle`'s own `states` and `artifacts` must be
+/// empty.
+pub fn seal_parts(bundle: &EvidenceBundle, bodies: &BundleBodies, key: &SigningKey) -> Vec<u8> {
+    assert!(
+        bundle.states.is_empty() && bundle.artifacts.is_empty(),
+        "the bodies of a bundle sealed in parts come from `bodies`"
+    );
+    envelope(splice(&canonical_json(bundle), bodies), key)
+}
+
+/// The canonical JSON of a bundle with its empty body maps replaced by `bodies`. RFC 8785 orders
+/// members by name, so the bundle's members are `artifacts` first and `states` just before `to`,
+/// its last member, whose value is a time: the two empty maps are found at fixed places.
+fn splice(skeleton: &[u8], bodies: &BundleBodies) -> Vec<u8> {
+    const ARTIFACTS: &[u8] = b"{\"artifacts\":{}";
+    const STATES: &[u8] = b"\"states\":{}";
+    let states_at = skeleton
+        .windows(STATES.len())
+        .rposition(|w| w == STATES)
+        .filter(|&at| {
+            skeleton.starts_with(ARTIFACTS) && !skeleton[at + STATES.len()..].contains(&b'{')
+        })
+        .expect("a bundle's canonical JSON starts with `artifacts` and ends with `states`, `to`");
+    let size = |m: &BTreeMap<String, Vec<u8>>| -> usize {
+        m.iter().map(|(k, v)| k.len() + v.len() + 4).sum()
+    };
+    let mut out =
+        Vec::with_capacity(skeleton.len() + size(&bodies.states) + size(&bodies.artifacts));
+    out.extend_from_slice(b"{\"artifacts\":");
+    write_map(&mut out, &bodies.artifacts);
+    out.extend_from_slice(&skeleton[ARTIFACTS.len()..states_at]);
+    out.extend_from_slice(b"\"states\":");
+    write_map(&mut out, &bodies.states);
+    out.extend_from_slice(&skeleton[states_at + STATES.len()..]);
+    out
+}
+
+/// A canonical JSON object of already canonical values: members in the order of their names'
+/// UTF-16 code units, as RFC 8785 sorts them.
+fn write_map(out: &mut Vec<u8>, map: &BTreeMap<String, Vec<u8>>) {
+    let mut members: Vec<(&String, &Vec<u8>)> = map.iter().collect();
+    if !members.iter().all(|(k, _)| k.is_ascii()) {
+        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    }
+    out.push(b'{');
+    for (i, (key, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&canonical_json(key));
+        out.push(b':');
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+}
+
+/// The file around a bundle's canonical bytes: the signature over them, then them.
+fn envelope(payload: Vec<u8>, key: &SigningKey) -> Vec<u8> {
     let signature = sign_detached(&payload, key);
     let mut out = Vec::with_capacity(payload.len() + 512);
     out.extend_from_slice(PREFIX.as_bytes());
@@ -123,12 +188,20 @@ pub fn open(bytes: &[u8], pinned: Option<&PublicKey>) -> EvidenceCheck {
         }
     };
     check.key_id = Some(signature.key_id.clone());
-    check
-        .problems
-        .extend(check_signature(&signature, payload, pinned, "the bundle"));
-
-    let bundle: EvidenceBundle = match serde_json::from_slice(payload) {
-        Ok(b) => b,
+    // The signature (one sequential SHA-512 pass over the whole bundle) and the recomputation
+    // run side by side.
+    let (signature_problems, parsed) = rayon::join(
+        || check_signature(&signature, payload, pinned, "the bundle"),
+        || {
+            check::read_payload(payload).map(|parts| {
+                let outcome = check::check_parts(&parts);
+                (parts, outcome)
+            })
+        },
+    );
+    check.problems.extend(signature_problems);
+    let (bundle, outcome) = match parsed {
+        Ok(parts) => parts,
         Err(e) => {
             check.problems.push(format!(
                 "the bundle is not an {EVIDENCE_SCHEMA} bundle: {e}"
@@ -141,7 +214,6 @@ pub fn open(bytes: &[u8], pinned: Option<&PublicKey>) -> EvidenceCheck {
     check.from = Some(bundle.from);
     check.to = Some(bundle.to);
     check.chain_head = Some(bundle.chain_head.clone());
-    let outcome = check::check_bundle(&bundle);
     check.snapshots = outcome.snapshots;
     check.chain_entries = outcome.chain_entries;
     check.problems.extend(outcome.problems);

@@ -279,3 +279,38 @@ fn a_period_without_snapshots_gives_none() {
         .unwrap();
     assert!(none.is_none());
 }
+
+#[test]
+fn sealing_in_parts_writes_the_bytes_sealing_the_decoded_bundle_writes() {
+    let (_dir, store) = store();
+    let key = SigningKey::generate();
+    for component in [None, Some("payments-api")] {
+        let component = component.map(|c| c.parse().unwrap());
+        let (skeleton, bodies) = store
+            .evidence_parts(
+                &"prod".parse().unwrap(),
+                parse_time("2026-11-13").unwrap(),
+                parse_time("2026-11-18").unwrap(),
+                component.as_ref(),
+            )
+            .unwrap()
+            .unwrap();
+        assert!(!bodies.states.is_empty() && !bodies.artifacts.is_empty());
+        let mut typed = skeleton.clone();
+        typed.states = bodies
+            .states
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::from_slice(v).unwrap()))
+            .collect();
+        typed.artifacts = bodies
+            .artifacts
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::from_slice(v).unwrap()))
+            .collect();
+        // Ed25519 signatures are deterministic: equal files mean equal signed bytes.
+        let parts = envtrail_evidence::seal_parts(&skeleton, &bodies, &key);
+        assert_eq!(parts, seal(&typed, &key), "{component:?}");
+        let check = open(&parts, Some(&key.public_key()));
+        assert!(check.ok, "{:?}", check.problems);
+    }
+}

@@ -114,6 +114,17 @@ pub struct EvidenceBundle {
     pub artifacts: BTreeMap<String, Artifact>,
 }
 
+/// A bundle's states and artifact facts as their canonical JSON bytes, by hash: what
+/// `Store::evidence_parts` gives and `envtrail_evidence::seal_parts` writes into the bundle,
+/// byte for byte what serialising the decoded bodies would write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleBodies {
+    /// Component states by state hash.
+    pub states: BTreeMap<String, Vec<u8>>,
+    /// Artifact facts by their hash.
+    pub artifacts: BTreeMap<String, Vec<u8>>,
+}
+
 /// One snapshot of the store's hash chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChainEntry {

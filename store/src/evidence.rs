@@ -9,12 +9,17 @@
 //! missing. Signing is not done here (the store holds no keys): see the `envtrail-evidence` crate.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use envtrail_model::evidence::{ChainEntry, EVIDENCE_SCHEMA, EvidenceBundle, MembershipDelta};
+use envtrail_model::canonical::{canonical_json, sha256_hex};
+use envtrail_model::evidence::{
+    BundleBodies, ChainEntry, EVIDENCE_SCHEMA, EvidenceBundle, MembershipDelta,
+};
 use envtrail_model::output::ChainLink;
 use envtrail_model::{Artifact, ComponentName, ComponentState, EnvName, Timestamp};
+use rayon::prelude::*;
 use rusqlite::params;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::Store;
 use crate::error::{Body, Fail, PrunedQuery, Scope, StoreError};
@@ -35,6 +40,27 @@ impl Store {
         to: Timestamp,
         component: Option<&ComponentName>,
     ) -> Result<Option<EvidenceBundle>, StoreError> {
+        let inner = || -> Result<Option<EvidenceBundle>, Fail> {
+            let Some((mut bundle, bodies)) = self.evidence_inner(env, from, to, component)? else {
+                return Ok(None);
+            };
+            bundle.states = typed(bodies.states, Body::State)?;
+            bundle.artifacts = typed(bodies.artifacts, Body::Artifact)?;
+            Ok(Some(bundle))
+        };
+        inner().map_err(|f| f.reading(|| Scope::Environment(env.clone())))
+    }
+
+    /// [`Store::evidence`] with the bundle's states and artifact facts left out of it and given
+    /// as their canonical JSON instead, to be sealed with `envtrail_evidence::seal_parts`: a
+    /// year's bundle holds ~170,000 states, which this neither decodes nor serialises again.
+    pub fn evidence_parts(
+        &self,
+        env: &EnvName,
+        from: Timestamp,
+        to: Timestamp,
+        component: Option<&ComponentName>,
+    ) -> Result<Option<(EvidenceBundle, BundleBodies)>, StoreError> {
         self.evidence_inner(env, from, to, component)
             .map_err(|f| f.reading(|| Scope::Environment(env.clone())))
     }
@@ -78,7 +104,7 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
         component: Option<&ComponentName>,
-    ) -> Result<Option<EvidenceBundle>, Fail> {
+    ) -> Result<Option<(EvidenceBundle, BundleBodies)>, Fail> {
         let conn = &self.conn;
         let env_id = require_env(conn, env)?;
         crate::prune::guard(conn, env_id, env, PrunedQuery::Evidence, Some(from))?;
@@ -142,33 +168,38 @@ impl Store {
         }
 
         // Bodies: every one, or only the filtered component's and the artifacts it runs.
-        let decoded_states: Vec<Arc<ComponentState>> = state_bodies.decode_from(0)?;
-        let mut states = BTreeMap::new();
+        let mut states: BTreeMap<String, usize> = BTreeMap::new();
         for m in &state_members {
-            if component.is_some_and(|c| c.as_str() != m.key) {
-                continue;
+            if component.is_none_or(|c| c.as_str() == m.key) {
+                states.entry(m.hash.clone()).or_insert(m.body);
             }
-            states
-                .entry(m.hash.clone())
-                .or_insert_with(|| ComponentState::clone(&decoded_states[m.body]));
         }
-        let shown_digests: Option<BTreeSet<String>> = component.map(|_| {
-            states
-                .values()
-                .flat_map(|s: &ComponentState| s.artifact_digests())
-                .map(|d| d.to_string())
-                .collect()
-        });
-        let decoded_artifacts: Vec<Arc<Artifact>> = artifact_bodies.decode_from(0)?;
-        let mut artifacts = BTreeMap::new();
+        let shown_digests: Option<BTreeSet<String>> = match component {
+            None => None,
+            Some(_) => {
+                let mut digests = BTreeSet::new();
+                for (hash, &i) in &states {
+                    let state: ComponentState = decode(
+                        state_bodies
+                            .raw(i)
+                            .ok_or_else(|| missing(Body::State(hash.clone())))?,
+                        || Body::State(hash.clone()),
+                    )?;
+                    digests.extend(state.artifact_digests().iter().map(|d| d.to_string()));
+                }
+                Some(digests)
+            }
+        };
+        let mut artifacts: BTreeMap<String, usize> = BTreeMap::new();
         for m in &artifact_members {
-            if shown_digests.as_ref().is_some_and(|d| !d.contains(&m.key)) {
-                continue;
+            if shown_digests.as_ref().is_none_or(|d| d.contains(&m.key)) {
+                artifacts.entry(m.hash.clone()).or_insert(m.body);
             }
-            artifacts
-                .entry(m.hash.clone())
-                .or_insert_with(|| Artifact::clone(&decoded_artifacts[m.body]));
         }
+        let bodies = BundleBodies {
+            states: canonical_bodies::<ComponentState>(&state_bodies, states, Body::State)?,
+            artifacts: canonical_bodies::<Artifact>(&artifact_bodies, artifacts, Body::Artifact)?,
+        };
 
         // The chain from the first bundled snapshot to the head.
         let mut stmt = conn.prepare_cached(
@@ -204,7 +235,7 @@ impl Store {
             .last()
             .map(|e| e.link.clone())
             .expect("the chain holds at least the first bundled snapshot");
-        Ok(Some(EvidenceBundle {
+        let bundle = EvidenceBundle {
             schema: EVIDENCE_SCHEMA.to_owned(),
             environment: env.clone(),
             component: component.cloned(),
@@ -215,10 +246,58 @@ impl Store {
             chain_start: chain_start.expect("the chain is not empty"),
             chain_head,
             chain,
-            states,
-            artifacts,
-        }))
+            states: BTreeMap::new(),
+            artifacts: BTreeMap::new(),
+        };
+        Ok(Some((bundle, bodies)))
     }
+}
+
+fn missing(what: Body) -> Fail {
+    Fail::Store(StoreError::MissingBody { what })
+}
+
+/// The canonical JSON of the bodies `wanted` (hash → index in `bodies`), in parallel. A stored
+/// body is its canonical JSON when it hashes to its key, which is the case for every body
+/// written since bodies are stored canonical: those bytes are used as they are. Older ones
+/// (serde_json bytes) are decoded and serialised canonically.
+fn canonical_bodies<T: DeserializeOwned + Serialize>(
+    bodies: &Bodies,
+    wanted: BTreeMap<String, usize>,
+    what: fn(String) -> Body,
+) -> Result<BTreeMap<String, Vec<u8>>, Fail> {
+    let wanted: Vec<(String, usize)> = wanted.into_iter().collect();
+    let canonical: Vec<Vec<u8>> = wanted
+        .par_iter()
+        .with_min_len(256)
+        .map(|(hash, i)| {
+            let bytes = bodies.raw(*i).ok_or_else(|| missing(what(hash.clone())))?;
+            if sha256_hex(bytes) == *hash {
+                Ok(bytes.to_vec())
+            } else {
+                let value: T = decode(bytes, || what(hash.clone()))?;
+                Ok(canonical_json(&value))
+            }
+        })
+        .collect::<Result<_, Fail>>()?;
+    Ok(wanted.into_iter().map(|(h, _)| h).zip(canonical).collect())
+}
+
+/// Canonical bodies decoded, in parallel.
+fn typed<T: DeserializeOwned + Send>(
+    bodies: BTreeMap<String, Vec<u8>>,
+    what: fn(String) -> Body,
+) -> Result<BTreeMap<String, T>, Fail> {
+    let bodies: Vec<(String, Vec<u8>)> = bodies.into_iter().collect();
+    bodies
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|(hash, bytes)| {
+            let value = decode(&bytes, || what(hash.clone()))?;
+            Ok((hash, value))
+        })
+        .collect::<Result<Vec<_>, Fail>>()
+        .map(|v| v.into_iter().collect())
 }
 
 /// The delta map of `kind` at `seq`.
@@ -261,4 +340,69 @@ fn boundary_rows(
     rows.sort_unstable_by(|a, b| (&a.key, a.from).cmp(&(&b.key, b.from)));
     rows.dedup_by(|a, b| a.key == b.key && a.from == b.from);
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{SnapBuilder, at, env, temp_store};
+
+    #[test]
+    fn parts_are_canonical_even_for_bodies_stored_in_the_old_form() {
+        let (_dir, mut store) = temp_store();
+        for (t, c) in [("2026-03-01T10:00:00Z", 'a'), ("2026-03-01T11:00:00Z", 'b')] {
+            store
+                .import(
+                    SnapBuilder::new("prod", t)
+                        .component("api", c)
+                        .artifact(c, None)
+                        .build(),
+                )
+                .unwrap();
+        }
+        let (from, to) = (at("2026-03-01"), at("2026-03-02"));
+        let (_, before) = store
+            .evidence_parts(&env("prod"), from, to, None)
+            .unwrap()
+            .unwrap();
+        // Bodies written by session 1's builds were serde_json bytes, not canonical JSON: the
+        // same value, other bytes (here: pretty-printed).
+        let rows: Vec<(i64, Vec<u8>)> = store
+            .conn
+            .prepare("SELECT id, body FROM states")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (id, body) in rows {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let pretty = serde_json::to_vec_pretty(&value).unwrap();
+            assert_ne!(pretty, body);
+            store
+                .conn
+                .execute(
+                    "UPDATE states SET body = ?1 WHERE id = ?2",
+                    params![pretty, id],
+                )
+                .unwrap();
+        }
+        let (_, after) = store
+            .evidence_parts(&env("prod"), from, to, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(after, before);
+        for (hash, body) in &after.states {
+            assert_eq!(&sha256_hex(body), hash);
+        }
+        // And the decoded bundle holds the same states.
+        let typed = store
+            .evidence(&env("prod"), from, to, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(typed.states.len(), 2);
+        for (hash, state) in &typed.states {
+            assert_eq!(&state.state_hash(), hash);
+        }
+    }
 }

@@ -100,6 +100,14 @@ impl Bodies {
         Ok(())
     }
 
+    /// The stored bytes of body `i` (a [`Member::body`]); `None` when the body is missing.
+    pub(crate) fn raw(&self, i: usize) -> Option<&[u8]> {
+        self.entries[i]
+            .1
+            .as_ref()
+            .map(|span| &self.buf[span.clone()])
+    }
+
     /// Decodes every body read since mark `start`, in parallel, in order: the value of
     /// [`Member::body`] `i` is at `i - start`.
     pub(crate) fn decode_from<T: DeserializeOwned + Send + Sync>(

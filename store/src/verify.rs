@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use envtrail_model::canonical::{
-    GENESIS, ItemKind, canonical_json, chain_link, content_hash, hash_canonical, items_root,
+    GENESIS, ItemKind, canonical_json, chain_link, content_hash, hash_canonical, items_root_sorted,
 };
 use envtrail_model::output::{VERIFY_SCHEMA, VerifyProblem, VerifyResult};
 use envtrail_model::snapshot::SnapshotHeader;
@@ -412,7 +412,9 @@ fn walk_chain(
         }
         walk.taken_at = Some(taken_at);
 
-        let root = items_root(walk.members.iter().map(|((kind, key), (hash, _))| {
+        // The map is ordered by (kind, key) and kind 0 (component) sorts before 1 (artifact), as
+        // the root's items do.
+        let root = items_root_sorted(walk.members.iter().map(|((kind, key), (hash, _))| {
             let kind = if *kind == KIND_COMPONENT {
                 ItemKind::Component
             } else {
