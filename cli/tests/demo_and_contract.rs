@@ -5,23 +5,7 @@ mod support;
 
 use envtrail_model::FindingKind;
 use serde_json::Value;
-use support::{Workspace, repo_root, snapshot};
-
-fn schema(name: &str) -> jsonschema::Validator {
-    let path = repo_root().join("schemas").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn assert_valid(schema_file: &str, doc: &Value) {
-    let validator = schema(schema_file);
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
-}
+use support::{Workspace, assert_valid, snapshot};
 
 #[test]
 fn demo_shows_every_finding_kind_and_exits_by_threshold() {

@@ -4,25 +4,9 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
-use support::Workspace;
-
-fn demo_store(ws: &Workspace) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots");
-    let mut files: Vec<String> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| p.display().to_string())
-        .collect();
-    files.sort();
-    let mut args = vec!["import"];
-    args.extend(files.iter().map(String::as_str));
-    let run = ws.run(&args);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-}
+use support::{Workspace, assert_valid};
 
 fn export(ws: &Workspace, extra: &[&str]) -> support::Run {
     let mut args = vec![
@@ -46,7 +30,7 @@ fn export(ws: &Workspace, extra: &[&str]) -> support::Run {
 #[test]
 fn export_then_verify_without_the_database() {
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     let keygen = ws.run(&["evidence", "keygen", "--out", "k.pem"]);
     assert_eq!(keygen.code, 0, "{}", keygen.stderr);
     let private = std::fs::read_to_string(ws.path("k.pem")).unwrap();
@@ -111,7 +95,7 @@ fn export_then_verify_without_the_database() {
 #[test]
 fn a_changed_byte_or_another_key_exits_1_naming_what_broke() {
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     assert_eq!(ws.run(&["evidence", "keygen", "--out", "k.pem"]).code, 0);
     assert_eq!(
         ws.run(&["evidence", "keygen", "--out", "other.pem"]).code,
@@ -158,7 +142,7 @@ fn a_changed_byte_or_another_key_exits_1_naming_what_broke() {
 #[test]
 fn an_openssl_key_signs_and_a_component_bundle_verifies() {
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     let made = Command::new("openssl")
         .args(["genpkey", "-algorithm", "ed25519", "-out"])
         .arg(ws.path("k.pem"))
@@ -200,7 +184,7 @@ fn an_openssl_key_signs_and_a_component_bundle_verifies() {
 #[test]
 fn export_errors_name_the_key_and_the_period() {
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     ws.write(
         "k.pem",
         "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n",
@@ -231,7 +215,7 @@ fn export_errors_name_the_key_and_the_period() {
 #[test]
 fn asof_and_history_evidence_print_links_that_recompute() {
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     let run = ws.run(&[
         "--format",
         "json",
@@ -271,22 +255,10 @@ fn asof_and_history_evidence_print_links_that_recompute() {
     assert!(run.stdout.contains(head), "{}", run.stdout);
 }
 
-fn assert_valid(schema_file: &str, doc: &serde_json::Value) {
-    let path = support::repo_root().join("schemas").join(schema_file);
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
-}
-
 #[test]
 fn the_bundle_the_check_and_the_evidence_fields_match_their_schemas() {
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     assert_eq!(ws.run(&["evidence", "keygen", "--out", "k.pem"]).code, 0);
     assert_eq!(export(&ws, &[]).code, 0);
     let bundle: serde_json::Value =
@@ -318,7 +290,7 @@ fn the_bundle_the_check_and_the_evidence_fields_match_their_schemas() {
 fn a_cosign_key_pair_signs_and_its_public_key_pins() {
     use sigstore::crypto::SigningScheme;
     let ws = Workspace::new();
-    demo_store(&ws);
+    ws.import_demo_snapshots();
     // What `cosign generate-key-pair` writes: an encrypted private key and cosign.pub.
     let pair = SigningScheme::ECDSA_P256_SHA256_ASN1
         .create_signer()

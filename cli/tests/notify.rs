@@ -10,16 +10,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use support::receiver::{Receiver, SECRET};
-use support::{Run, Workspace, repo_root, snapshot};
-
-/// Checks a generic webhook body against the committed `schemas/notify.v1.schema.json`.
-fn assert_notify_schema(doc: &Value) {
-    let path = repo_root().join("schemas/notify.v1.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-}
+use support::{Run, Workspace, assert_valid, snapshot};
 
 /// dev ran api a and web b, then moved web to d; prod runs api c (an unpromoted hotfix, high) and
 /// web b (a pending promotion, info).
@@ -209,7 +200,7 @@ fn every_platform_gets_its_own_payload_shape_with_its_filter() {
     // The generic webhook: envtrail's document, filtered to prod hotfixes.
     let hook = body("hook");
     assert_eq!(hook["schema"], "envtrail.notify.v1");
-    assert_notify_schema(hook);
+    assert_valid("notify.v1.schema.json", hook);
     assert_eq!(hook["mode"], "full");
     assert_eq!(hook["total"], 1);
     assert_eq!(hook["findings"][0]["kind"], "unpromoted_hotfix");
@@ -433,7 +424,7 @@ fn only_changes_posts_new_then_nothing_then_resolved() {
     let got = receiver.take();
     assert_eq!(got.len(), 1);
     let third = &got[0].body;
-    assert_notify_schema(third);
+    assert_valid("notify.v1.schema.json", third);
     assert!(third["new"].as_array().unwrap().is_empty(), "{third}");
     let resolved: Vec<&str> = third["resolved"]
         .as_array()

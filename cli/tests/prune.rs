@@ -5,33 +5,14 @@
 
 mod support;
 
-use std::path::Path;
-
 use serde_json::Value;
-use support::{Workspace, repo_root};
+use support::{Workspace, assert_valid};
 
+/// The demo snapshots in the workspace's store, and an evidence key `k.pem`.
 fn demo_store(ws: &Workspace) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots");
-    let mut files: Vec<String> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| p.display().to_string())
-        .collect();
-    files.sort();
-    let mut args = vec!["import"];
-    args.extend(files.iter().map(String::as_str));
-    assert_eq!(ws.run(&args).code, 0);
+    ws.import_demo_snapshots();
     let keygen = ws.run(&["evidence", "keygen", "--out", "k.pem"]);
     assert_eq!(keygen.code, 0, "{}", keygen.stderr);
-}
-
-fn assert_valid(schema_file: &str, doc: &Value) {
-    let path = repo_root().join("schemas").join(schema_file);
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
 }
 
 /// The answers that must not change: prod and dev after the cut, as JSON and as tables.

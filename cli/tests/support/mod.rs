@@ -58,6 +58,22 @@ impl Workspace {
         self.write(name, &serde_json::to_string_pretty(value).unwrap())
     }
 
+    /// Imports every bundled example snapshot (`snapshots/*.json`, the demo's data), in name
+    /// order, into the workspace's store.
+    pub fn import_demo_snapshots(&self) {
+        let mut files: Vec<String> = std::fs::read_dir(repo_root().join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| p.display().to_string())
+            .collect();
+        files.sort();
+        let mut args = vec!["import"];
+        args.extend(files.iter().map(String::as_str));
+        let run = self.run(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+
     /// Runs `envtrail --db <ws>/envtrail.db ARGS` in the workspace directory.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None)
@@ -139,6 +155,23 @@ pub fn snapshot(env: &str, taken_at: &str, workloads: &[WorkloadSpec]) -> Value 
         "sources": [{"id": source, "kind": "kubernetes", "status": "ok"}],
         "workloads": workloads,
     })
+}
+
+/// The committed JSON Schema `schemas/<name>`, compiled.
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let path = repo_root().join("schemas").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Asserts that `doc` is valid against `schemas/<schema_file>`, listing every error with where.
+pub fn assert_valid(schema_file: &str, doc: &Value) {
+    let errors: Vec<String> = schema(schema_file)
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
 }
 
 pub fn repo_root() -> &'static Path {
