@@ -2,29 +2,15 @@
 //! interleaved in the chain), sealed and checked; then broken one way at a time, each time
 //! asserting that the check fails and names what broke.
 
-use std::path::Path;
+mod support;
 
 use envtrail_evidence::{SigningKey, open, seal};
 use envtrail_model::evidence::EvidenceBundle;
-use envtrail_model::{Snapshot, parse_time};
+use envtrail_model::parse_time;
 use envtrail_store::Store;
 
 fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots");
-    let mut snapshots: Vec<Snapshot> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect();
-    snapshots.sort_by_key(|s| s.taken_at);
-    assert_eq!(snapshots.len(), 10);
-    for s in snapshots {
-        store.import(s).unwrap();
-    }
-    (dir, store)
+    support::demo_store()
 }
 
 /// prod from 11-13 to 11-18: the snapshot in force at 11-13 (11-12) and 11-15; 11-20 is after.

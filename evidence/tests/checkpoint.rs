@@ -2,6 +2,8 @@
 //! Ed25519 key, then verified with the key pinned, with another key, after a forged record, and
 //! after a forger re-signed it; a bundle exported after the prune still verifies.
 
+mod support;
+
 use std::path::Path;
 
 use envtrail_evidence::{PublicKey, SigningKey, check_detached, open, seal, sign_detached};
@@ -9,24 +11,11 @@ use envtrail_model::canonical::canonical_json;
 use envtrail_model::checkpoint::{Checkpoint, SignatureStatus};
 use envtrail_model::evidence::EvidenceSignature;
 use envtrail_model::output::VerifyResult;
-use envtrail_model::{Snapshot, parse_time};
+use envtrail_model::parse_time;
 use envtrail_store::{Signer, Store};
 
 fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots");
-    let mut snapshots: Vec<Snapshot> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect();
-    snapshots.sort_by_key(|s| s.taken_at);
-    for s in snapshots {
-        store.import(s).unwrap();
-    }
-    (dir, store)
+    support::demo_store()
 }
 
 fn prune(store: &mut Store, key: &SigningKey) -> Checkpoint {
