@@ -577,6 +577,16 @@ mod tests {
         )
     }
 
+    /// Imports the next snapshot (one component changed) and checks that it counts one change,
+    /// gets the link a full computation gives, and that the store verifies.
+    fn import_one_change_like_a_full_computation(store: &mut Store, previous_link: &str) {
+        let next = three("2026-01-01T01:00:00Z", 'c');
+        let second = store.import(next.clone()).unwrap();
+        assert_eq!(second.components_changed, 1);
+        assert_eq!(second.snapshot.hash, expected_link(previous_link, next));
+        assert!(store.verify().unwrap().ok);
+    }
+
     #[test]
     fn unchanged_components_skip_hashing_yet_the_snapshot_hash_is_the_full_one() {
         let (_dir, mut store) = temp_store();
@@ -590,14 +600,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(with_quick, count(&store, "states"));
-        let next = three("2026-01-01T01:00:00Z", 'c');
-        let second = store.import(next.clone()).unwrap();
-        assert_eq!(second.components_changed, 1);
-        assert_eq!(
-            second.snapshot.hash,
-            expected_link(&first.snapshot.hash, next)
-        );
-        assert!(store.verify().unwrap().ok);
+        import_one_change_like_a_full_computation(&mut store, &first.snapshot.hash);
     }
 
     #[test]
@@ -634,14 +637,7 @@ mod tests {
                  UPDATE states SET quick = x'00' WHERE id % 2 = 1;",
             )
             .unwrap();
-        let next = three("2026-01-01T01:00:00Z", 'c');
-        let second = store.import(next.clone()).unwrap();
-        assert_eq!(second.components_changed, 1);
-        assert_eq!(
-            second.snapshot.hash,
-            expected_link(&first.snapshot.hash, next)
-        );
-        assert!(store.verify().unwrap().ok);
+        import_one_change_like_a_full_computation(&mut store, &first.snapshot.hash);
     }
 
     #[test]
