@@ -16,6 +16,8 @@
 //! assert!(err.to_string().contains("bad.json: field `taken_at`"));
 //! ```
 
+mod parallel;
+
 use std::io::Read;
 use std::path::Path;
 
@@ -56,12 +58,13 @@ pub enum ReadError {
 
 /// Parses and validates one snapshot document. `file` names it in errors.
 pub fn parse_snapshot(file: &str, bytes: &[u8]) -> Result<Snapshot, ReadError> {
-    // The fast path parses without tracking where it is; only a document that fails is parsed
-    // again with `serde_path_to_error`, to name the field (tracking the path of every value cost
-    // ~20% of the parse of a large snapshot).
-    let snapshot = match serde_json::from_slice::<Snapshot>(bytes) {
-        Ok(snapshot) => snapshot,
-        Err(_) => parse_with_path(file, bytes)?,
+    // The fast path parses without tracking where it is, the large arrays in parallel
+    // ([`parallel`]); a document it does not take is parsed again with `serde_path_to_error`,
+    // which names the field at fault (tracking the path of every value cost ~20% of the parse
+    // of a large snapshot).
+    let snapshot = match parallel::parse(bytes) {
+        Some(snapshot) => snapshot,
+        None => parse_with_path(file, bytes)?,
     };
     snapshot.validate().map_err(|source| ReadError::Invalid {
         file: file.to_owned(),

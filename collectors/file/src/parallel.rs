@@ -1,0 +1,210 @@
+//! The fast parse of a snapshot document: the top level is split into its fields without
+//! building them, then the `workloads` and `artifacts` arrays, which are nearly all of a large
+//! snapshot, are parsed element by element on the rayon pool.
+//!
+//! It is only a faster route to the same [`Snapshot`] that `serde_json::from_slice` builds: it
+//! gives up (`None`) on anything it does not handle exactly like the derived `Deserialize` (a
+//! duplicate or missing field, any element that fails), and the caller then parses the document
+//! the slow way, which names the field at fault. A test holds both routes to the same answer.
+//!
+//! Why it pays: the derived impl has to buffer the whole document in serde's generic `Content`
+//! tree before it can fill the struct (the `#[serde(flatten)]` map that keeps unknown top-level
+//! fields needs that), so every workload was built twice, on one thread. Here the top-level scan
+//! only checks syntax and notes where each field's value lies.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use envtrail_model::snapshot::{InfraItem, Source};
+use envtrail_model::{Artifact, EnvName, Snapshot, Timestamp, Workload};
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// The top-level fields of a document, in order, each value still unparsed.
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a snapshot object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Parses `bytes` as the derived `Deserialize` of [`Snapshot`] would, with the large arrays in
+/// parallel; `None` when the document needs the slow parse (see the module docs).
+pub(crate) fn parse(bytes: &[u8]) -> Option<Snapshot> {
+    let Fields(fields) = serde_json::from_slice(bytes).ok()?;
+    let mut schema = None;
+    let mut environment = None;
+    let mut taken_at = None;
+    let mut sources = None;
+    let mut workloads = None;
+    let mut artifacts = None;
+    let mut infrastructure = None;
+    let mut extra = BTreeMap::new();
+    for (name, raw) in fields {
+        let fresh = match name.as_str() {
+            "schema" => set(&mut schema, one::<String>(raw)?),
+            "environment" => set(&mut environment, one::<EnvName>(raw)?),
+            "taken_at" => set(&mut taken_at, one::<Timestamp>(raw)?),
+            "sources" => set(&mut sources, one::<Vec<Source>>(raw)?),
+            "workloads" => set(&mut workloads, each::<Workload>(raw)?),
+            "artifacts" => set(&mut artifacts, each::<Artifact>(raw)?),
+            "infrastructure" => set(&mut infrastructure, one::<Vec<InfraItem>>(raw)?),
+            _ => extra.insert(name, one(raw)?).is_none(),
+        };
+        if !fresh {
+            return None;
+        }
+    }
+    Some(Snapshot {
+        schema: schema?,
+        environment: environment?,
+        taken_at: taken_at?,
+        sources: sources.unwrap_or_default(),
+        workloads: workloads.unwrap_or_default(),
+        artifacts: artifacts.unwrap_or_default(),
+        infrastructure: infrastructure.unwrap_or_default(),
+        extra,
+    })
+}
+
+/// Fills `slot`; false if it was already filled (a duplicate field).
+fn set<T>(slot: &mut Option<T>, value: T) -> bool {
+    slot.replace(value).is_none()
+}
+
+fn one<T: DeserializeOwned>(raw: &RawValue) -> Option<T> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// An array whose elements are parsed on the rayon pool.
+fn each<T: DeserializeOwned + Send>(raw: &RawValue) -> Option<Vec<T>> {
+    let elements: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
+    elements
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|element| serde_json::from_str(element.get()).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way a document can be written that the fast route must answer exactly as serde does,
+    /// or hand over to it.
+    fn same_as_serde(doc: &str) {
+        let slow = serde_json::from_str::<Snapshot>(doc);
+        match (parse(doc.as_bytes()), slow) {
+            (Some(fast), Ok(slow)) => assert_eq!(fast, slow, "{doc}"),
+            (Some(fast), Err(err)) => {
+                panic!("serde refuses ({err}) but the fast route gave {fast:?}")
+            }
+            // Handed over: the slow parse decides.
+            (None, _) => {}
+        }
+    }
+
+    const HEAD: &str = r#""schema": "envtrail.snapshot.v1", "environment": "prod", "taken_at": "2026-11-20T10:00:00Z""#;
+    const WORKLOAD: &str = r#"{"component": "api", "source": "k8s", "ref": "Deployment/p/api",
+        "containers": [{"name": "api", "image": "r/api:1",
+          "running_digests": ["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}],
+        "config": {"LOG": {"fingerprint": "sha256:1111111111111111111111111111111111111111111111111111111111111111", "value": "info"}},
+        "unknown_inside": [1, 2]}"#;
+
+    #[test]
+    fn a_full_document_parses_to_what_serde_builds() {
+        let doc = format!(
+            r#"{{{HEAD}, "sources": [{{"id": "k8s", "kind": "kubernetes", "status": "ok"}}],
+            "workloads": [{WORKLOAD}, {WORKLOAD}],
+            "artifacts": [{{"digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+               "repository": "r/api", "tags": ["1"], "size": 12, "created": "2026-11-18T09:00:00Z"}}],
+            "infrastructure": [{{"component": "db", "source": "tf", "address": "a.b", "type": "a",
+               "attributes": {{"v": 1.0, "n": [1, "x", null]}}}}],
+            "future": {{"x": 1.5, "y": [true]}}, "later": "kept"}}"#
+        );
+        let fast = parse(doc.as_bytes()).expect("a plain document takes the fast route");
+        assert_eq!(fast.workloads.len(), 2);
+        assert_eq!(fast.extra.len(), 2, "unknown top-level fields are kept");
+        same_as_serde(&doc);
+    }
+
+    #[test]
+    fn the_example_snapshots_take_the_fast_route_to_the_same_snapshot() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../snapshots");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let doc = std::fs::read_to_string(&path).unwrap();
+                let fast = parse(doc.as_bytes()).unwrap_or_else(|| panic!("{}", path.display()));
+                assert_eq!(fast, serde_json::from_str::<Snapshot>(&doc).unwrap());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "the dev, staging and prod examples");
+    }
+
+    #[test]
+    fn many_workloads_keep_their_order() {
+        let workloads: Vec<String> = (0..1000)
+            .map(|i| WORKLOAD.replace(r#""api", "source""#, &format!(r#""c{i:04}", "source""#)))
+            .collect();
+        let doc = format!(r#"{{{HEAD}, "workloads": [{}]}}"#, workloads.join(","));
+        let fast = parse(doc.as_bytes()).unwrap();
+        let names: Vec<String> = fast
+            .workloads
+            .iter()
+            .map(|w| w.component.to_string())
+            .collect();
+        let expected: Vec<String> = (0..1000).map(|i| format!("c{i:04}")).collect();
+        assert_eq!(names, expected);
+        same_as_serde(&doc);
+    }
+
+    #[test]
+    fn what_the_fast_route_does_not_take_goes_to_serde() {
+        let cases = [
+            // Missing optional arrays, null arrays, a duplicate field, a missing required field.
+            format!("{{{HEAD}}}"),
+            format!(r#"{{{HEAD}, "workloads": null}}"#),
+            format!(r#"{{{HEAD}, "workloads": [], "workloads": []}}"#),
+            format!(r#"{{{HEAD}, "future": 1, "future": 2}}"#),
+            r#"{"schema": "envtrail.snapshot.v1", "environment": "prod"}"#.to_owned(),
+            // A bad element, a bad name, a non-object, trailing data, escapes in keys.
+            format!(r#"{{{HEAD}, "workloads": [{{"component": "api"}}]}}"#),
+            r#"{"schema": "envtrail.snapshot.v1", "environment": "Prod!", "taken_at": "2026-11-20"}"#
+                .to_owned(),
+            "[1, 2]".to_owned(),
+            format!(r#"{{{HEAD}}} {{}}"#),
+            format!(r#"{{{HEAD}, "work\u006coads": [{WORKLOAD}]}}"#),
+        ];
+        for doc in &cases {
+            same_as_serde(doc);
+        }
+        assert!(parse(format!("{{{HEAD}}}").as_bytes()).is_some());
+        assert!(
+            parse(cases[2].as_bytes()).is_none(),
+            "a duplicate is serde's to judge"
+        );
+        assert!(parse(cases[5].as_bytes()).is_none());
+        let escaped = parse(cases[9].as_bytes()).expect("an escaped key is still the field");
+        assert_eq!(escaped.workloads.len(), 1);
+    }
+}
