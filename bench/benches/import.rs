@@ -45,7 +45,9 @@ fn import(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(15));
     group.bench_function(format!("parse_json_{n}x{k}"), |b| {
-        b.iter(|| serde_json::from_slice::<Snapshot>(black_box(&json)).expect("valid JSON"))
+        b.iter(|| {
+            envtrail_collect_file::parse_snapshot("first.json", black_box(&json)).expect("valid")
+        })
     });
     group.bench_function(format!("first_{n}x{k}"), |b| {
         b.iter_batched(

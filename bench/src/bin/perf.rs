@@ -933,5 +933,9 @@ fn write_json(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> {
 fn read_json(path: &Path) -> anyhow::Result<Snapshot> {
     let bytes =
         std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("failed to parse {}", path.display()))
+    // What `envtrail import` does: the file collector's parse (parallel, then validated).
+    Ok(envtrail_collect_file::parse_snapshot(
+        &path.display().to_string(),
+        &bytes,
+    )?)
 }
