@@ -22,8 +22,20 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// The top-level fields of a document, in order, each value still unparsed.
-struct Fields<'a>(Vec<(String, &'a RawValue)>);
+/// A top-level field's value, not yet parsed: the large arrays come split into their elements
+/// by the same scan that splits the document, so no byte is scanned twice before its parse.
+enum Raw<'a> {
+    /// `workloads` or `artifacts`.
+    Elements(Vec<&'a RawValue>),
+    /// Any other field.
+    Whole(&'a RawValue),
+}
+
+/// The fields whose elements are parsed in parallel.
+const SPLIT: [&str; 2] = ["workloads", "artifacts"];
+
+/// The top-level fields of a document, in order.
+struct Fields<'a>(Vec<(String, Raw<'a>)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -35,8 +47,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut fields = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-                    fields.push(entry);
+                while let Some(name) = map.next_key::<String>()? {
+                    let raw = if SPLIT.contains(&name.as_str()) {
+                        Raw::Elements(map.next_value()?)
+                    } else {
+                        Raw::Whole(map.next_value()?)
+                    };
+                    fields.push((name, raw));
                 }
                 Ok(Fields(fields))
             }
@@ -58,15 +75,18 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Snapshot> {
     let mut infrastructure = None;
     let mut extra = BTreeMap::new();
     for (name, raw) in fields {
-        let fresh = match name.as_str() {
-            "schema" => set(&mut schema, one::<String>(raw)?),
-            "environment" => set(&mut environment, one::<EnvName>(raw)?),
-            "taken_at" => set(&mut taken_at, one::<Timestamp>(raw)?),
-            "sources" => set(&mut sources, one::<Vec<Source>>(raw)?),
-            "workloads" => set(&mut workloads, each::<Workload>(raw)?),
-            "artifacts" => set(&mut artifacts, each::<Artifact>(raw)?),
-            "infrastructure" => set(&mut infrastructure, one::<Vec<InfraItem>>(raw)?),
-            _ => extra.insert(name, one(raw)?).is_none(),
+        let fresh = match (name.as_str(), raw) {
+            ("workloads", Raw::Elements(elements)) => set(&mut workloads, each(elements)?),
+            ("artifacts", Raw::Elements(elements)) => set(&mut artifacts, each(elements)?),
+            (_, Raw::Elements(_)) => unreachable!("only the SPLIT fields are split"),
+            ("schema", Raw::Whole(raw)) => set(&mut schema, one::<String>(raw)?),
+            ("environment", Raw::Whole(raw)) => set(&mut environment, one::<EnvName>(raw)?),
+            ("taken_at", Raw::Whole(raw)) => set(&mut taken_at, one::<Timestamp>(raw)?),
+            ("sources", Raw::Whole(raw)) => set(&mut sources, one::<Vec<Source>>(raw)?),
+            ("infrastructure", Raw::Whole(raw)) => {
+                set(&mut infrastructure, one::<Vec<InfraItem>>(raw)?)
+            }
+            (_, Raw::Whole(raw)) => extra.insert(name, one(raw)?).is_none(),
         };
         if !fresh {
             return None;
@@ -93,9 +113,8 @@ fn one<T: DeserializeOwned>(raw: &RawValue) -> Option<T> {
     serde_json::from_str(raw.get()).ok()
 }
 
-/// An array whose elements are parsed on the rayon pool.
-fn each<T: DeserializeOwned + Send>(raw: &RawValue) -> Option<Vec<T>> {
-    let elements: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
+/// Array elements parsed on the rayon pool, in order.
+fn each<T: DeserializeOwned + Send>(elements: Vec<&RawValue>) -> Option<Vec<T>> {
     elements
         .into_par_iter()
         .with_min_len(256)
