@@ -155,7 +155,14 @@ pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     what: impl FnOnce() -> Body,
 ) -> Result<T, Fail> {
-    serde_json::from_slice(bytes).map_err(|source| {
+    // One UTF-8 check of the whole body, then a parse that does not check each string again:
+    // `from_slice` validates every string on its own, which was ~5% of a report's CPU. Bytes
+    // that are not UTF-8 go to `from_slice`, for its error.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    parsed.map_err(|source| {
         Fail::Store(StoreError::CorruptBody {
             what: what(),
             source,
@@ -235,5 +242,30 @@ impl<'a> Refs<'a> {
             .query_row(params![self.env_id, seq], |row| snapshot_ref(row, self.env))?;
         self.by_seq.insert(seq, r.clone());
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envtrail_model::ComponentState;
+
+    use super::*;
+
+    fn decode_state(bytes: &[u8]) -> Result<ComponentState, Fail> {
+        decode(bytes, || Body::State("h".into()))
+    }
+
+    #[test]
+    fn a_body_decodes_and_a_broken_one_is_a_corrupt_body_naming_it() {
+        let state = decode_state(br#"{"workloads": [], "infrastructure": []}"#).unwrap();
+        assert_eq!(state, ComponentState::default());
+        for broken in [&b"{\"workloads\": [\xff]}"[..], b"{\"workloads\": 1}", b"{"] {
+            match decode_state(broken) {
+                Err(Fail::Store(StoreError::CorruptBody { what, .. })) => {
+                    assert_eq!(what, Body::State("h".into()))
+                }
+                other => panic!("{broken:?}: {:?}", other.map(|_| ())),
+            }
+        }
     }
 }
