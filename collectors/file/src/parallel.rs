@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use envtrail_model::snapshot::{InfraItem, Source};
-use envtrail_model::{Artifact, EnvName, Snapshot, Timestamp, Workload};
+use envtrail_model::{EnvName, Snapshot, Timestamp};
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
