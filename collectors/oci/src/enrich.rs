@@ -818,6 +818,11 @@ impl Run<'_> {
                     }
                 }
             };
+            if layer.material.is_some() && keyless.is_none() {
+                // A keyless layer no configured key verified, without keyless trust to judge
+                // it by: unchecked (noted above), not invalid.
+                continue;
+            }
             invalid.get_or_insert(outcome);
         }
         Ok(match (invalid, unchecked) {

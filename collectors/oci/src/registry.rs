@@ -662,3 +662,55 @@ pub(crate) fn flatten(err: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        assert_eq!(
+            next_link(r#"</v2/a/referrers/sha256:ab?n=2&last=x>; rel="next""#).as_deref(),
+            Some("/v2/a/referrers/sha256:ab?n=2&last=x")
+        );
+        assert_eq!(
+            next_link(r#"<https://r/prev>; rel="prev", <https://r/next>; rel=next"#).as_deref(),
+            Some("https://r/next")
+        );
+        assert_eq!(next_link(r#"<https://r/prev>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn referrers_authorization_needs_no_handshake_only_for_basic_and_bearer() {
+        assert_eq!(
+            authorization(&RegistryAuth::Basic("u".into(), "p".into())).as_deref(),
+            Some("Basic dTpw")
+        );
+        assert_eq!(
+            authorization(&RegistryAuth::Bearer("t".into())).as_deref(),
+            Some("Bearer t")
+        );
+        // The empty bearer of an open registry and anonymous access send nothing.
+        assert_eq!(authorization(&RegistryAuth::Bearer(String::new())), None);
+        assert_eq!(authorization(&RegistryAuth::Anonymous), None);
+    }
+
+    #[test]
+    fn a_referrers_index_reads_its_entries() {
+        let index: RawReferrersIndex = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": format!("sha256:{}", "a".repeat(64)), "size": 10,
+                "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json"}]
+        }))
+        .unwrap();
+        assert_eq!(index.manifests.len(), 1);
+        assert_eq!(
+            index.manifests[0].artifact_type.as_deref(),
+            Some(crate::cosign::COSIGN_SIG_ARTIFACT)
+        );
+        let empty: RawReferrersIndex = serde_json::from_slice(br#"{"schemaVersion": 2}"#).unwrap();
+        assert!(empty.manifests.is_empty());
+    }
+}

@@ -302,8 +302,9 @@ async fn keyless_signatures_verify_offline_against_identity_issuer_and_trusted_r
         "{why}"
     );
 
-    // Without a trusted root, keyless signatures stay unchecked, as before.
-    let out = enrich(snap, &config(reg, &[])).await;
+    // Without a trusted root, keyless signatures stay unchecked, as before: also when a key is
+    // configured (a keyless layer that no key verifies is not thereby invalid).
+    let out = enrich(snap, &config(reg, &[("release", &signer())])).await;
     let v = artifact(&out, &digests[0]).signature.clone().unwrap();
     assert_eq!(v.status, VerificationStatus::Unchecked, "{v:?}");
     assert!(v.reason.unwrap().contains("no trusted root is configured"));
