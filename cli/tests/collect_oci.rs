@@ -237,3 +237,99 @@ repositories = ["{host}/shop/*"]
     assert_eq!(moved[0]["keys"], json!([format!("{web_image}")]));
     assert_eq!(moved[0]["digests"].as_array().unwrap().len(), 2);
 }
+
+/// A signature stored only as an OCI 1.1 referrer (cosign `--registry-referrers-mode=oci-1-1`,
+/// no `.sig` tag) is found through the referrers API: the real registry behind a loopback front
+/// that adds the API, the built binary collecting and exporting.
+#[test]
+fn collect_finds_a_signature_stored_as_a_referrer() {
+    use envtrail_collect_oci::manifest::OCI_MANIFEST;
+    use envtrail_collect_oci::testing::{Front, sign_referrer};
+
+    let server = Server::start(&ServerOptions::default()).expect("the test registry starts");
+    let front = Front::start(&server.addr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let registry = Registry::new(
+        &RegistryConfig {
+            host: front.addr.clone(),
+            plain_http: true,
+            ..RegistryConfig::default()
+        },
+        &Credentials::Anonymous,
+        Duration::from_secs(10),
+    );
+    let signer = SigningScheme::ECDSA_P256_SHA256_ASN1
+        .create_signer()
+        .unwrap();
+    let api = runtime.block_on(async {
+        let api = push_image(&registry, "shop/api", Some("2.0"), "linux/amd64", &[], "r")
+            .await
+            .unwrap();
+        sign_referrer(&registry, "shop/api", &api.digest, OCI_MANIFEST, &signer)
+            .await
+            .unwrap();
+        api
+    });
+    let image = format!("{}/shop/api:2.0", front.addr);
+    let standin = StandIn::start(cluster(deployment("api", &image, api.digest.as_str())));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        kubeconfig_for(&[("prod", standin.url())]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cosign.pub"),
+        signer
+            .to_sigstore_keypair()
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("envtrail.toml"),
+        format!(
+            r#"[promotion]
+path = ["prod"]
+[secrets]
+hmac_key_env = "ENVTRAIL_TEST_HMAC"
+[[environments.prod.kubernetes]]
+id = "prod"
+kubeconfig = "kubeconfig"
+context = "prod"
+[oci]
+[[oci.registries]]
+host = "{host}"
+plain_http = true
+[[oci.keys]]
+name = "release"
+public_key = "cosign.pub"
+"#,
+            host = front.addr
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = envtrail(dir.path(), &["collect"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (code, stdout, stderr) = envtrail(dir.path(), &["export", "--env", "prod"]);
+    assert_eq!(code, 0, "{stderr}");
+    let snapshot: Value = serde_json::from_str(&stdout).unwrap();
+    let a = snapshot["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["digest"] == api.digest.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{snapshot:#}"));
+    assert_eq!(a["signature"]["status"], "verified", "{a:#}");
+    assert_eq!(a["signature"]["identity"], "key:release");
+    assert!(
+        front
+            .requests()
+            .iter()
+            .any(|r| r == &format!("GET /v2/shop/api/referrers/{}", api.digest)),
+        "{:#?}",
+        front.requests()
+    );
+}

@@ -27,6 +27,20 @@ pub(super) struct RawOci {
     registries: Vec<RawRegistry>,
     #[serde(default)]
     keys: Vec<RawKey>,
+    trusted_root: Option<Spanned<String>>,
+    #[serde(default)]
+    certificate_identities: Vec<RawIdentity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    identity: Option<Spanned<String>>,
+    identity_regexp: Option<Spanned<String>>,
+    issuer: Option<Spanned<String>>,
+    issuer_regexp: Option<Spanned<String>>,
+    #[serde(default)]
+    repositories: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +122,39 @@ pub struct KeySettings {
     pub repositories: Vec<String>,
 }
 
+/// One `[[oci.certificate_identities]]` entry: who may sign keylessly (cosign's
+/// `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySettings {
+    /// The exact certificate identity (SAN URI or e-mail).
+    pub identity: Option<String>,
+    /// Or a regular expression over it.
+    pub identity_regexp: Option<String>,
+    /// The exact OIDC issuer.
+    pub issuer: Option<String>,
+    /// Or a regular expression over it.
+    pub issuer_regexp: Option<String>,
+    /// Globs over `host/path`.
+    pub repositories: Vec<String>,
+}
+
+impl IdentitySettings {
+    fn rule(
+        &self,
+        index: usize,
+    ) -> Result<
+        envtrail_collect_oci::keyless::IdentityRule,
+        envtrail_collect_oci::keyless::KeylessError,
+    > {
+        envtrail_collect_oci::keyless::IdentityRule::new(
+            index,
+            (self.identity.as_deref(), self.identity_regexp.as_deref()),
+            (self.issuer.as_deref(), self.issuer_regexp.as_deref()),
+            &self.repositories,
+        )
+    }
+}
+
 /// The `[oci]` table, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OciSettings {
@@ -125,6 +172,10 @@ pub struct OciSettings {
     pub registries: Vec<RegistrySettings>,
     /// Public keys.
     pub keys: Vec<KeySettings>,
+    /// The Sigstore `trusted_root.json` for keyless signatures.
+    pub trusted_root: Option<PathBuf>,
+    /// Who may sign keylessly.
+    pub certificate_identities: Vec<IdentitySettings>,
 }
 
 impl Default for OciSettings {
@@ -137,6 +188,8 @@ impl Default for OciSettings {
             cache: true,
             registries: Vec::new(),
             keys: Vec::new(),
+            trusted_root: None,
+            certificate_identities: Vec::new(),
         }
     }
 }
@@ -162,6 +215,24 @@ pub enum OciSetupError {
         key: String,
         /// The variable.
         var: String,
+    },
+    /// The trusted root file is not a Sigstore `trusted_root.json`.
+    #[error("key `oci.trusted_root`: {path}: {source}")]
+    TrustedRoot {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: envtrail_collect_oci::keyless::KeylessError,
+    },
+    /// A certificate identity rule that cannot be used.
+    #[error("key `oci.certificate_identities[{index}]`: {source}")]
+    Identity {
+        /// Its position.
+        index: usize,
+        /// The cause.
+        #[source]
+        source: envtrail_collect_oci::keyless::KeylessError,
     },
     /// A public key that does not parse.
     #[error("key `oci.keys[{index}]`: {source}")]
@@ -226,10 +297,39 @@ impl OciSettings {
                     .map_err(|source| OciSetupError::Key { index, source })?,
             );
         }
+        let trusted_root = match &self.trusted_root {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|source| OciSetupError::File {
+                    key: "oci.trusted_root".into(),
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(
+                    envtrail_collect_oci::keyless::TrustedRoot::from_json(&bytes).map_err(
+                        |source| OciSetupError::TrustedRoot {
+                            path: path.clone(),
+                            source,
+                        },
+                    )?,
+                )
+            }
+        };
+        let identities = self
+            .certificate_identities
+            .iter()
+            .enumerate()
+            .map(|(index, i)| {
+                i.rule(index)
+                    .map_err(|source| OciSetupError::Identity { index, source })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(OciConfig {
             registries,
             docker_config: self.docker_config.clone(),
             keys,
+            trusted_root,
+            identities,
             cache: self
                 .cache
                 .then(|| envtrail_collect_oci::cache::cache_path_for(db)),
@@ -336,6 +436,62 @@ pub(super) fn oci(
         out.keys.push(KeySettings {
             name: name.clone(),
             public_key: spans.path(k.public_key.get_ref()),
+            repositories,
+        });
+    }
+    out.trusted_root = raw.trusted_root.as_ref().map(|p| spans.path(p.get_ref()));
+    for (i, r) in raw.certificate_identities.iter().enumerate() {
+        let key = |k: &str| format!("oci.certificate_identities[{i}].{k}");
+        let text = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+        // The span of the first field given, for errors about the entry as a whole.
+        let span = [&r.identity, &r.identity_regexp, &r.issuer, &r.issuer_regexp]
+            .into_iter()
+            .flatten()
+            .map(|s| s.span())
+            .next()
+            .unwrap_or(0..0);
+        for (exact, regexp, name) in [
+            (&r.identity, &r.identity_regexp, "identity"),
+            (&r.issuer, &r.issuer_regexp, "issuer"),
+        ] {
+            match (exact, regexp) {
+                (Some(_), None) => {}
+                (None, Some(re)) => {
+                    if let Err(e) = envtrail_collect_oci::keyless::check_regexp(re.get_ref()) {
+                        return Err(spans.error(
+                            re.span(),
+                            &key(&format!("{name}_regexp")),
+                            format!("invalid regular expression: {e}"),
+                        ));
+                    }
+                }
+                (Some(s), Some(_)) => {
+                    return Err(spans.error(
+                        s.span(),
+                        &key(name),
+                        format!("use either {name} or {name}_regexp"),
+                    ));
+                }
+                (None, None) => {
+                    return Err(spans.error(
+                        span.clone(),
+                        &key(name),
+                        format!("needs {name} or {name}_regexp"),
+                    ));
+                }
+            }
+        }
+        let repositories = r
+            .repositories
+            .iter()
+            .enumerate()
+            .map(|(j, g)| spans.glob(g, key(&format!("repositories[{j}]"))))
+            .collect::<Result<_, _>>()?;
+        out.certificate_identities.push(IdentitySettings {
+            identity: text(&r.identity),
+            identity_regexp: text(&r.identity_regexp),
+            issuer: text(&r.issuer),
+            issuer_regexp: text(&r.issuer_regexp),
             repositories,
         });
     }
@@ -471,6 +627,74 @@ repositories = ["registry.example.com:5000/payments/*"]
             err.contains("unknown field") && !err.contains("hunter2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn keyless_keys_parse_and_errors_name_the_key() {
+        let s = parse(
+            r#"
+[oci]
+trusted_root = "sigstore/trusted_root.json"
+[[oci.certificate_identities]]
+identity = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+issuer = "https://token.actions.githubusercontent.com"
+repositories = ["ghcr.io/acme/*"]
+[[oci.certificate_identities]]
+identity_regexp = "^https://github.com/acme/"
+issuer_regexp = "^https://token\\.actions\\.githubusercontent\\.com$"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.trusted_root.as_deref(),
+            Some(Path::new("/etc/envtrail/sigstore/trusted_root.json"))
+        );
+        assert_eq!(s.certificate_identities.len(), 2);
+        assert_eq!(s.certificate_identities[0].repositories, ["ghcr.io/acme/*"]);
+        assert_eq!(
+            s.certificate_identities[1].identity_regexp.as_deref(),
+            Some("^https://github.com/acme/")
+        );
+
+        let err = parse("[[oci.certificate_identities]]\nidentity = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `oci.certificate_identities[0].issuer`")
+                && err.contains("needs issuer or issuer_regexp"),
+            "{err}"
+        );
+        let err =
+            parse("[[oci.certificate_identities]]\nidentity = \"a\"\nissuer_regexp = \"(\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains(":3: key `oci.certificate_identities[0].issuer_regexp`"),
+            "{err}"
+        );
+        let err = parse(
+            "[[oci.certificate_identities]]\nidentity = \"a\"\nidentity_regexp = \"b\"\nissuer = \"i\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("use either identity or identity_regexp"),
+            "{err}"
+        );
+
+        // The trusted root file is read when a collection needs it, and must be one.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trusted_root.json");
+        std::fs::write(&path, b"{\"tlogs\": []}").unwrap();
+        let settings = OciSettings {
+            trusted_root: Some(path),
+            ..OciSettings::default()
+        };
+        let err = settings
+            .to_config(&dir.path().join("e.db"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key `oci.trusted_root`"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256};
 use sigstore::crypto::CosignVerificationKey;
 
 use crate::cosign::NamedKey;
+use crate::keyless::{IdentityRule, TrustedRoot};
 use crate::registry::RegistryConfig;
 
 /// Default bound on concurrent registry calls.
@@ -26,6 +27,11 @@ pub struct OciConfig {
     pub docker_config: Option<PathBuf>,
     /// Public keys, each trusted for the repositories its globs match.
     pub keys: Vec<KeyRule>,
+    /// The Sigstore trust root keyless signatures are verified against (`None`: keyless
+    /// signatures stay `unchecked`).
+    pub trusted_root: Option<TrustedRoot>,
+    /// Who may sign keylessly, per repository glob.
+    pub identities: Vec<IdentityRule>,
     /// The cache file (`None`: no cache; every collection fetches everything).
     pub cache: Option<PathBuf>,
     /// Registry calls in flight at most.
@@ -40,6 +46,8 @@ impl Default for OciConfig {
             registries: Vec::new(),
             docker_config: None,
             keys: Vec::new(),
+            trusted_root: None,
+            identities: Vec::new(),
             cache: None,
             concurrency: DEFAULT_CONCURRENCY,
             timeout: DEFAULT_TIMEOUT,
@@ -139,6 +147,46 @@ impl OciConfig {
             rules.iter().map(|r| r.key.clone()).collect(),
             hex::encode(&hash.finalize()[..12]),
         )
+    }
+
+    /// The keyless trust for `repository`: `Ok` with the rules that apply (to be wrapped in a
+    /// [`Keyless`]), or `Err` saying why keyless signatures cannot be checked there.
+    pub fn identities_for(
+        &self,
+        repository: &str,
+    ) -> Result<(&TrustedRoot, Vec<&IdentityRule>), String> {
+        let Some(root) = &self.trusted_root else {
+            return Err("no trusted root is configured (oci.trusted_root)".into());
+        };
+        let rules: Vec<&IdentityRule> = self
+            .identities
+            .iter()
+            .filter(|r| r.applies_to(repository))
+            .collect();
+        if rules.is_empty() {
+            return Err(format!(
+                "no certificate identity is configured for {repository} (oci.certificate_identities)"
+            ));
+        }
+        Ok((root, rules))
+    }
+
+    /// The cache fingerprint of everything that decides `repository`'s checks: the keys'
+    /// fingerprint, extended by the trusted root and identity rules when keyless trust applies
+    /// (unchanged otherwise, so caches written before keyless support stay valid).
+    pub fn fingerprint_for(&self, repository: &str, keys_fingerprint: &str) -> String {
+        match self.identities_for(repository) {
+            Err(_) => keys_fingerprint.to_owned(),
+            Ok((root, rules)) => {
+                let mut hash = Sha256::new();
+                hash.update(keys_fingerprint.as_bytes());
+                hash.update(root.fingerprint().as_bytes());
+                for r in rules {
+                    hash.update(r.fingerprint().as_bytes());
+                }
+                hex::encode(&hash.finalize()[..12])
+            }
+        }
     }
 
     /// The settings of `host`, or the defaults.

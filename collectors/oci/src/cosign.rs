@@ -18,12 +18,22 @@ use sigstore::crypto::{CosignVerificationKey, Signature};
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The media type of a DSSE envelope layer (cosign `attest`).
 pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The media type of a Sigstore bundle layer (cosign 3 with the new bundle format, found as
+/// an OCI 1.1 referrer).
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The artifact type cosign gives a signature manifest stored as an OCI 1.1 referrer
+/// (`--registry-referrers-mode=oci-1-1`).
+pub const COSIGN_SIG_ARTIFACT: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /// The in-toto payload type of a DSSE envelope.
 pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 /// The layer annotation holding the base64 signature of a simple-signing payload.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The layer annotation holding a Fulcio certificate (keyless signatures).
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// The layer annotation holding the certificate's chain (intermediates, root), PEM.
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// The layer annotation holding the Rekor bundle (SignedEntryTimestamp and entry).
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
 /// The cosign tag of `digest`'s signatures (`sha256-<hex>.sig`) or attestations (`.att`).
 pub fn cosign_tag(digest: &Digest, suffix: &str) -> String {
@@ -56,6 +66,8 @@ pub struct SignedLayer {
     pub signature: Option<String>,
     /// Whether it carries a Fulcio certificate (a keyless signature).
     pub keyless: bool,
+    /// The certificate, chain and Rekor bundle of a keyless signature.
+    pub material: Option<crate::keyless::Material>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +104,13 @@ pub fn signed_layers(manifest: &[u8]) -> Result<Vec<SignedLayer>, String> {
                     .filter(|s| !s.is_empty())
                     .cloned(),
                 keyless: l.annotations.contains_key(CERTIFICATE_ANNOTATION),
+                material: l.annotations.get(CERTIFICATE_ANNOTATION).map(|c| {
+                    crate::keyless::Material {
+                        certificate: c.clone(),
+                        chain: l.annotations.get(CHAIN_ANNOTATION).cloned(),
+                        bundle: l.annotations.get(BUNDLE_ANNOTATION).cloned(),
+                    }
+                }),
                 media_type: l.media_type,
             })
         })
@@ -278,6 +297,18 @@ impl Envelope {
             "envelope signature does not verify with any configured key ({})",
             names(keys)
         ))
+    }
+
+    /// Whether `key` signed the envelope's PAE (one of its signatures).
+    pub fn verify_with(&self, key: &CosignVerificationKey) -> Result<(), String> {
+        let payload = self.payload_bytes()?;
+        let message = pae(&self.payload_type, &payload);
+        self.signatures
+            .iter()
+            .filter_map(|sig| BASE64.decode(sig.sig.as_bytes()).ok())
+            .any(|raw| key.verify_signature(Signature::Raw(&raw), &message).is_ok())
+            .then_some(())
+            .ok_or_else(|| "envelope signature does not verify".to_owned())
     }
 }
 

@@ -16,6 +16,7 @@ use envtrail_model::{
 };
 use futures::future::join_all;
 use oci_client::Reference;
+use sigstore::crypto::Signature;
 use tokio::sync::Semaphore;
 
 use crate::auth;
@@ -24,8 +25,9 @@ use crate::config::OciConfig;
 use crate::cosign::{
     self, DSSE_ENVELOPE, Envelope, LayerCheck, NamedKey, SIMPLE_SIGNING, check_simple_signing,
 };
+use crate::keyless::Keyless;
 use crate::manifest::{ManifestFacts, ManifestKind, Parsed, parse_config, parse_manifest};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Referrers, Registry, RegistryError};
 
 /// The kind of every source this crate adds.
 pub const SOURCE_KIND: &str = "oci";
@@ -39,7 +41,8 @@ pub struct Stats {
     pub artifacts: usize,
     /// Registry calls made (tag resolutions included).
     pub registry_calls: usize,
-    /// Tag resolutions (image tags and cosign `.sig`/`.att` tags).
+    /// Lookups whose answer can change: tag resolutions (image tags and cosign `.sig`/`.att`
+    /// tags), tag listings and OCI 1.1 referrers listings.
     pub tag_resolutions: usize,
     /// Facts and checks answered from the cache.
     pub cache_hits: usize,
@@ -244,6 +247,8 @@ struct Trust<'a> {
     keys: &'a [NamedKey],
     fingerprint: &'a str,
     listed: Option<&'a BTreeSet<String>>,
+    /// Keyless trust for the repository, or why there is none.
+    keyless: Result<Keyless<'a>, String>,
 }
 
 /// Shared state of one enrichment.
@@ -360,7 +365,11 @@ impl Run<'_> {
 
         // 4. Signatures and attestations of every artifact (a platform manifest also inherits
         // its index's; an index's own status says whether its platform manifests are signed).
-        let (keys, fingerprint) = self.config.keys_for(&t.repository);
+        let (keys, keys_fingerprint) = self.config.keys_for(&t.repository);
+        let fingerprint = self
+            .config
+            .fingerprint_for(&t.repository, &keys_fingerprint);
+        let identities = self.config.identities_for(&t.repository);
         // One tag listing says which digests have `.sig`/`.att` tags at all, so absent ones cost
         // no request; without it (a registry refusing to list), each tag is asked for.
         self.tags.fetch_add(1, Ordering::Relaxed);
@@ -371,21 +380,39 @@ impl Run<'_> {
             keys: &keys,
             fingerprint: &fingerprint,
             listed: listed.as_ref(),
+            keyless: match &identities {
+                Ok((root, rules)) => Ok(Keyless { root, rules }),
+                Err(why) => Err(why.clone()),
+            },
         };
         let trust = &trust;
         let checks = join_all(digests.iter().filter(|d| !unreachable.contains_key(d)).map(
             |d| async move {
-                let sig = self.check(registry, t, d, Attached::Signature, trust).await;
-                let att = self
-                    .check(registry, t, d, Attached::Attestation, trust)
+                // The referrers listing, once per subject (a registry known to have no
+                // referrers API is not asked again).
+                let gate = registry.referrers_gate().await;
+                let referrers = if registry.referrers_unsupported() {
+                    Ok(Referrers::Unsupported)
+                } else {
+                    self.tags.fetch_add(1, Ordering::Relaxed);
+                    self.call(registry.referrers(&t.path, d)).await
+                };
+                drop(gate);
+                let sig = self
+                    .check(registry, t, d, Attached::Signature, trust, &referrers)
                     .await;
-                (d.clone(), (sig, att))
+                let att = self
+                    .check(registry, t, d, Attached::Attestation, trust, &referrers)
+                    .await;
+                let listing = referrers.map(|_| ());
+                (d.clone(), (sig, att), listing)
             },
         ))
         .await;
         let mut sigs: BTreeMap<Digest, Check> = BTreeMap::new();
         let mut atts: BTreeMap<Digest, Check> = BTreeMap::new();
-        for (d, ((sig, sig_calls), (att, att_calls))) in checks {
+        for (d, ((sig, sig_calls), (att, att_calls)), listing) in checks {
+            outcome.note(&listing);
             for r in sig_calls.iter().chain(&att_calls) {
                 outcome.note(r);
             }
@@ -498,8 +525,11 @@ impl Run<'_> {
         Ok(facts)
     }
 
-    /// Checks `subject`'s signatures or attestations. Returns the calls' results too, so the
-    /// registry's health is counted.
+    /// Checks `subject`'s signatures or attestations, found through cosign's tag scheme and the
+    /// OCI 1.1 `referrers` answer (asked once per subject, shared by both kinds). A verified one
+    /// anywhere wins; a referrers API that did not answer makes the rest `unchecked` (there may be
+    /// a valid signature it would have listed), never `missing`; then invalid, then unchecked,
+    /// then missing. Returns the calls' results too, so the registry's health is counted.
     async fn check(
         &self,
         registry: &Registry,
@@ -507,13 +537,62 @@ impl Run<'_> {
         subject: &Digest,
         kind: Attached,
         trust: &Trust<'_>,
+        referrers: &Result<Referrers, RegistryError>,
     ) -> (Check, Vec<Result<(), RegistryError>>) {
-        let (keys, fingerprint) = (trust.keys, trust.fingerprint);
+        let (by_tag, mut calls) = self.check_tag(registry, t, subject, kind, trust).await;
+        if by_tag.verification.status == VerificationStatus::Verified {
+            return (by_tag, calls);
+        }
+        let mut found = vec![by_tag];
+        match referrers {
+            Ok(Referrers::Unsupported) => {}
+            Err(e) => {
+                let reason = format!("registry unreachable: {e}");
+                return (
+                    Check::status(VerificationStatus::Unchecked, Some(reason)),
+                    calls,
+                );
+            }
+            Ok(Referrers::Index(entries)) => {
+                for r in entries {
+                    let (c, more) = self
+                        .check_manifest(registry, t, subject, kind, trust, &r.digest)
+                        .await;
+                    calls.extend(more);
+                    if c.verification.status == VerificationStatus::Verified {
+                        return (c, calls);
+                    }
+                    found.push(c);
+                }
+            }
+        }
+        let pick = |status| {
+            found
+                .iter()
+                .find(|c| c.verification.status == status)
+                .cloned()
+        };
+        let check = pick(VerificationStatus::Invalid)
+            .or_else(|| pick(VerificationStatus::Unchecked))
+            .unwrap_or_else(|| found.swap_remove(0));
+        (check, calls)
+    }
+
+    /// Checks the signatures or attestations under `subject`'s cosign tag (`sha256-<hex>.sig`,
+    /// `.att`).
+    async fn check_tag(
+        &self,
+        registry: &Registry,
+        t: &Target,
+        subject: &Digest,
+        kind: Attached,
+        trust: &Trust<'_>,
+    ) -> (Check, Vec<Result<(), RegistryError>>) {
         let tag = cosign::cosign_tag(subject, kind.suffix());
         if trust.listed.is_some_and(|tags| !tags.contains(&tag)) {
             return (Check::status(VerificationStatus::Missing, None), Vec::new());
         }
-        let verified_key = Cache::verified_key(subject.as_str(), kind.suffix(), fingerprint);
+        let verified_key = Cache::verified_key(subject.as_str(), kind.suffix(), trust.fingerprint);
         if trust.listed.is_some()
             && let Some(c) = self
                 .cache
@@ -547,11 +626,41 @@ impl Run<'_> {
             Ok(None) => return (Check::status(VerificationStatus::Missing, None), calls),
             Ok(Some(m)) => m,
         };
+        let (check, more) = self
+            .check_manifest(registry, t, subject, kind, trust, &manifest_digest)
+            .await;
+        calls.extend(more);
+        if check.verification.status == VerificationStatus::Verified {
+            let cached = CachedCheck {
+                verification: check.verification.clone(),
+                commit: check.commit.clone(),
+                subjects: check.subjects.clone(),
+            };
+            self.cache
+                .lock()
+                .expect("cache lock")
+                .verified
+                .insert(verified_key, cached);
+        }
+        (check, calls)
+    }
+
+    /// Checks one signature or attestation manifest (a cosign tag's or a referrer), from the
+    /// cache (by subject, kind, manifest digest and key fingerprint) or the registry.
+    async fn check_manifest(
+        &self,
+        registry: &Registry,
+        t: &Target,
+        subject: &Digest,
+        kind: Attached,
+        trust: &Trust<'_>,
+        manifest_digest: &Digest,
+    ) -> (Check, Vec<Result<(), RegistryError>>) {
         let key = Cache::check_key(
             subject.as_str(),
             kind.suffix(),
             manifest_digest.as_str(),
-            fingerprint,
+            trust.fingerprint,
         );
         if let Some(c) = self.cache.lock().expect("cache lock").checks.get(&key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -561,20 +670,19 @@ impl Run<'_> {
                     commit: c.commit.clone(),
                     subjects: c.subjects.clone(),
                 },
-                calls,
+                Vec::new(),
             );
         }
         let result = self
-            .verify_attached(registry, t, subject, kind, keys, &manifest_digest)
+            .verify_attached(registry, t, subject, kind, trust, manifest_digest)
             .await;
         let check = match result {
             Ok(check) => check,
             Err(e) => {
-                calls.push(Err(e.clone()));
                 let reason = format!("registry unreachable: {e}");
                 return (
                     Check::status(VerificationStatus::Unchecked, Some(reason)),
-                    calls,
+                    vec![Err(e)],
                 );
             }
         };
@@ -584,13 +692,13 @@ impl Run<'_> {
                 commit: check.commit.clone(),
                 subjects: check.subjects.clone(),
             };
-            let mut cache = self.cache.lock().expect("cache lock");
-            if check.verification.status == VerificationStatus::Verified {
-                cache.verified.insert(verified_key, cached.clone());
-            }
-            cache.checks.insert(key, cached);
+            self.cache
+                .lock()
+                .expect("cache lock")
+                .checks
+                .insert(key, cached);
         }
-        (check, calls)
+        (check, Vec::new())
     }
 
     async fn verify_attached(
@@ -599,9 +707,10 @@ impl Run<'_> {
         t: &Target,
         subject: &Digest,
         kind: Attached,
-        keys: &[NamedKey],
+        trust: &Trust<'_>,
         manifest_digest: &Digest,
     ) -> Result<Check, RegistryError> {
+        let keys = trust.keys;
         let manifest = self
             .call(registry.manifest(&t.path, manifest_digest))
             .await?;
@@ -613,36 +722,78 @@ impl Run<'_> {
             Attached::Signature => SIMPLE_SIGNING,
             Attached::Attestation => DSSE_ENVELOPE,
         };
+        let bundles = layers
+            .iter()
+            .filter(|l| l.media_type == cosign::SIGSTORE_BUNDLE)
+            .count();
         let layers: Vec<_> = layers
             .into_iter()
             .filter(|l| l.media_type == wanted)
             .collect();
         if layers.is_empty() {
+            if bundles > 0 {
+                return Ok(Check::status(
+                    VerificationStatus::Unchecked,
+                    Some(format!(
+                        "{bundles} Sigstore bundle (v0.3) layer(s) found: envtrail does not read \
+                         that format yet, see docs/oci.md"
+                    )),
+                ));
+            }
             return Ok(Check::status(VerificationStatus::Missing, None));
         }
-        if keys.is_empty() {
-            return Ok(Check::status(
-                VerificationStatus::Unchecked,
-                Some(format!(
-                    "{} {} found, but no key is configured for {}",
+        let noun = if kind == Attached::Signature {
+            "signature(s)"
+        } else {
+            "attestation(s)"
+        };
+        let keyless_layers = layers.iter().filter(|l| l.material.is_some()).count();
+        if keys.is_empty() && (keyless_layers == 0 || trust.keyless.is_err()) {
+            // Nothing configured could verify any layer: say so without fetching them.
+            let why = match (&trust.keyless, keyless_layers) {
+                (Err(why), n) if n > 0 => {
+                    format!("{n} keyless (Fulcio certificate) {noun} found, but {why}")
+                }
+                _ => format!(
+                    "{} {noun} found, but no key is configured for {}",
                     layers.len(),
-                    if kind == Attached::Signature {
-                        "signature(s)"
-                    } else {
-                        "attestation(s)"
-                    },
                     t.repository
-                )),
-            ));
+                ),
+            };
+            return Ok(Check::status(VerificationStatus::Unchecked, Some(why)));
         }
         let mut invalid: Option<String> = None;
-        let mut keyless = 0;
+        let mut unchecked: Option<String> = None;
         for layer in &layers {
+            let keyless = match (&layer.material, &trust.keyless) {
+                (Some(m), Ok(k)) => Some((m, k)),
+                (Some(_), Err(why)) => {
+                    unchecked.get_or_insert_with(|| {
+                        format!("keyless (Fulcio certificate) {noun} found, but {why}")
+                    });
+                    None
+                }
+                (None, _) => None,
+            };
+            if keyless.is_none() && keys.is_empty() {
+                unchecked.get_or_insert_with(|| {
+                    format!(
+                        "{noun} found, but no key is configured for {}",
+                        t.repository
+                    )
+                });
+                continue;
+            }
             let blob = self.call(registry.blob(&t.path, &layer.digest)).await?;
             let outcome = match kind {
                 Attached::Signature => {
-                    match check_simple_signing(&blob, layer.signature.as_deref(), keys, subject) {
-                        LayerCheck::Verified(name) => {
+                    let by_key = if keys.is_empty() {
+                        LayerCheck::Invalid(String::new())
+                    } else {
+                        check_simple_signing(&blob, layer.signature.as_deref(), keys, subject)
+                    };
+                    match (by_key, keyless) {
+                        (LayerCheck::Verified(name), _) => {
                             let mut v = verification(VerificationStatus::Verified, None);
                             v.identity = Some(format!("key:{name}"));
                             return Ok(Check {
@@ -651,47 +802,115 @@ impl Run<'_> {
                                 subjects: vec![subject.hex().to_owned()],
                             });
                         }
-                        LayerCheck::Invalid(why) => why,
+                        (_, Some((material, k))) => {
+                            match keyless_signature(k, material, &blob, layer, subject) {
+                                Ok(check) => return Ok(check),
+                                Err(why) => why,
+                            }
+                        }
+                        (LayerCheck::Invalid(why), None) => why,
                     }
                 }
-                Attached::Attestation => match attestation(&blob, keys, subject) {
-                    Ok(check) => return Ok(check),
-                    Err(why) => why,
-                },
+                Attached::Attestation => {
+                    match attestation(&blob, keys, keyless.map(|(m, k)| (k, m)), subject) {
+                        Ok(check) => return Ok(check),
+                        Err(why) => why,
+                    }
+                }
             };
-            if layer.keyless {
-                keyless += 1;
-            } else if invalid.is_none() {
-                invalid = Some(outcome);
+            if layer.material.is_some() && keyless.is_none() {
+                // A keyless layer no configured key verified, without keyless trust to judge
+                // it by: unchecked (noted above), not invalid.
+                continue;
             }
+            invalid.get_or_insert(outcome);
         }
-        Ok(match invalid {
-            Some(why) => Check::status(VerificationStatus::Invalid, Some(why)),
-            None => Check::status(
-                VerificationStatus::Unchecked,
-                Some(format!(
-                    "{keyless} keyless (Fulcio certificate) layer(s): keyless verification is not \
-                     supported offline, see docs/oci.md"
-                )),
-            ),
+        Ok(match (invalid, unchecked) {
+            (Some(why), _) => Check::status(VerificationStatus::Invalid, Some(why)),
+            (None, Some(why)) => Check::status(VerificationStatus::Unchecked, Some(why)),
+            (None, None) => Check::status(VerificationStatus::Missing, None),
         })
     }
 }
 
-/// Verifies one DSSE envelope blob and reads its SLSA provenance.
-fn attestation(blob: &[u8], keys: &[NamedKey], subject: &Digest) -> Result<Check, String> {
+/// Verifies a keyless simple-signing layer: certificate, chain and Rekor bundle (see
+/// [`crate::keyless`]), then the signature with the certificate's key, then the signed digest.
+fn keyless_signature(
+    k: &Keyless<'_>,
+    material: &crate::keyless::Material,
+    blob: &[u8],
+    layer: &cosign::SignedLayer,
+    subject: &Digest,
+) -> Result<Check, String> {
+    let signer = k.signer(material, blob, blob)?;
+    let signature = layer
+        .signature
+        .as_deref()
+        .ok_or("signature layer carries no signature")?;
+    signer
+        .key
+        .verify_signature(Signature::Base64Encoded(signature.as_bytes()), blob)
+        .map_err(|_| {
+            format!(
+                "signature does not verify with the key of {}'s certificate",
+                signer.identity
+            )
+        })?;
+    let payload: cosign::SimpleSigning = serde_json::from_slice(blob)
+        .map_err(|e| format!("signed payload is not simple signing: {e}"))?;
+    if payload.critical.image.docker_manifest_digest != subject.as_str() {
+        return Err(format!(
+            "signed by {} but for another digest, not {}",
+            signer.identity,
+            subject.short()
+        ));
+    }
+    let mut v = verification(VerificationStatus::Verified, Some(signer.detail()));
+    v.identity = Some(signer.identity);
+    Ok(Check {
+        verification: v,
+        commit: None,
+        subjects: vec![subject.hex().to_owned()],
+    })
+}
+
+/// Verifies one DSSE envelope blob (with a configured key, else keylessly when the layer
+/// carries a certificate and keyless trust applies) and reads its SLSA provenance.
+fn attestation(
+    blob: &[u8],
+    keys: &[NamedKey],
+    keyless: Option<(&Keyless<'_>, &crate::keyless::Material)>,
+    subject: &Digest,
+) -> Result<Check, String> {
     let envelope = Envelope::parse(blob)?;
-    let name = envelope.verify(keys)?;
+    let (identity, detail) = match envelope.verify(keys) {
+        Ok(name) => (format!("key:{name}"), None),
+        Err(by_key) => {
+            let Some((k, material)) = keyless else {
+                return Err(by_key);
+            };
+            let payload = envelope.payload_bytes()?;
+            let signer = k.signer(material, blob, &payload)?;
+            envelope.verify_with(&signer.key).map_err(|_| {
+                format!(
+                    "envelope signature does not verify with the key of {}'s certificate",
+                    signer.identity
+                )
+            })?;
+            let detail = signer.detail();
+            (signer.identity, Some(detail))
+        }
+    };
     let statement = envelope.payload_bytes()?;
     let p = cosign::read_provenance(&statement)?;
     if !p.subjects.iter().any(|s| s == subject.hex()) {
         return Err(format!(
-            "attestation signed by key:{name} names other subjects, not {}",
+            "attestation signed by {identity} names other subjects, not {}",
             subject.short()
         ));
     }
-    let mut v = verification(VerificationStatus::Verified, None);
-    v.identity = Some(format!("key:{name}"));
+    let mut v = verification(VerificationStatus::Verified, detail);
+    v.identity = Some(identity);
     v.builder = p.builder.clone();
     v.source = p.source.as_ref().map(|s| match &p.commit {
         Some(c) => format!("{s}@{c}"),

@@ -5,9 +5,11 @@
 //! - tags resolved to digests at collection time (so a tag that later moves is on record);
 //! - per digest: platform, the image index ↔ platform manifest relation (both ways), the
 //!   `org.opencontainers.image.{revision,source,version,created}` labels or annotations, and size;
-//! - cosign signatures (`sha256-<hex>.sig`) verified with configured public keys, and SLSA
-//!   provenance attestations (`.att`, DSSE envelopes) verified the same way and read (builder,
-//!   source repository, commit; a commit that differs from the revision label is invalid).
+//! - cosign signatures (`sha256-<hex>.sig`, and OCI 1.1 referrers where the registry lists
+//!   them) verified with configured public keys, or keylessly against a Sigstore trusted root
+//!   and the allowed certificate identities ([`keyless`], offline), and SLSA provenance
+//!   attestations (`.att`, DSSE envelopes) verified the same way and read (builder, source
+//!   repository, commit; a commit that differs from the revision label is invalid).
 //!
 //! Facts of a digest never change, so they are cached ([`cache`]); a repeated collection only
 //! resolves tags. A registry that cannot be reached makes its facts `unchecked`, never `missing`.
@@ -32,6 +34,7 @@ pub mod cache;
 pub mod config;
 pub mod cosign;
 pub mod enrich;
+pub mod keyless;
 pub mod manifest;
 pub mod registry;
 pub mod testing;

@@ -3,9 +3,20 @@
 //! (a 404: the answer is *missing*), "refused" (401/403) and "unreachable" (anything else: the
 //! answer is *unchecked*), because a registry that is down must never read as a missing signature.
 //!
+//! OCI 1.1 referrers (`GET /v2/<name>/referrers/<digest>`) are asked for here too, with an own
+//! request rather than oci-client's `pull_referrers`: that one turns every failure into an empty
+//! index (a registry that is down would read as "no signatures"), while envtrail must tell "this
+//! registry has no referrers API" (404: fall back to cosign's tag scheme) from "the registry did
+//! not answer" (unchecked). See [`Referrers`].
+//!
 //! Pushing is here too, for the tests and the benchmark that build their own images.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 use envtrail_model::Digest;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
@@ -14,7 +25,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 use crate::auth::Credentials;
-use crate::manifest::MANIFEST_TYPES;
+use crate::manifest::{MANIFEST_TYPES, OCI_INDEX};
 
 /// How to reach one registry.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +91,40 @@ impl RegistryError {
 
 /// Tags asked for per page when listing a repository's tags.
 const TAG_PAGE: usize = 1000;
+/// Pages of a referrers listing followed at most (`Link: <…>; rel="next"`).
+const REFERRER_PAGES: usize = 100;
+
+/// What the OCI 1.1 referrers API says about a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Referrers {
+    /// The registry has no referrers API (it answered 404, which the distribution spec forbids
+    /// a registry that has one): signatures are found through cosign's tag scheme only.
+    Unsupported,
+    /// The manifests whose `subject` is the digest (possibly none).
+    Index(Vec<Referrer>),
+}
+
+/// One entry of a referrers index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Referrer {
+    /// The referring manifest's digest.
+    pub digest: Digest,
+    /// Its media type.
+    #[serde(default)]
+    pub media_type: String,
+    /// Its artifact type (cosign: `application/vnd.dev.cosign.artifact.sig.v1+json`, a Sigstore
+    /// bundle, an SBOM type…). Only a hint: registries fill it differently, so envtrail decides by
+    /// the referrer's layers.
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawReferrersIndex {
+    #[serde(default)]
+    manifests: Vec<Referrer>,
+}
 
 /// A client for one registry.
 pub struct Registry {
@@ -93,6 +138,20 @@ pub struct Registry {
     open: tokio::sync::OnceCell<bool>,
     /// With a Docker identity token: its exchange for access tokens per repository.
     identity: Option<crate::token::Exchanger>,
+    /// The plain HTTP client of the referrers calls (same TLS settings and timeouts).
+    http: Result<reqwest::Client, String>,
+    /// `http://host` or `https://host`.
+    base: String,
+    /// Set once the registry answered 404 to a referrers call: it has no referrers API, so the
+    /// other digests of this collection are not asked.
+    no_referrers: AtomicBool,
+    /// Set once a referrers call answered 200 or 404: whether the API exists is known.
+    referrers_known: AtomicBool,
+    /// Held by the first referrers calls until that is known (see [`Self::referrers_gate`]).
+    referrers_probe: tokio::sync::Mutex<()>,
+    /// The `Authorization` value that worked for a repository's referrers calls (a bearer token
+    /// from the registry's token server), so the token handshake runs once per repository.
+    referrer_auth: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -146,6 +205,19 @@ impl Registry {
             )),
             _ => None,
         };
+        let http = (|| {
+            let mut b = reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .user_agent(concat!("envtrail/", env!("CARGO_PKG_VERSION")));
+            for pem in &config.ca_pem {
+                let cert = reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| format!("the registry's CA is not PEM: {e}"))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        })();
         Self {
             host: config.host.clone(),
             client,
@@ -153,6 +225,16 @@ impl Registry {
             probe: make(),
             open: tokio::sync::OnceCell::new(),
             identity,
+            http,
+            base: format!(
+                "{}://{}",
+                if config.plain_http { "http" } else { "https" },
+                config.host
+            ),
+            no_referrers: AtomicBool::new(false),
+            referrers_known: AtomicBool::new(false),
+            referrers_probe: tokio::sync::Mutex::new(()),
+            referrer_auth: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -321,6 +403,129 @@ impl Registry {
         Ok(out)
     }
 
+    /// Whether a referrers call already answered 404: the registry has no referrers API.
+    pub fn referrers_unsupported(&self) -> bool {
+        self.no_referrers.load(Ordering::Relaxed)
+    }
+
+    /// While nobody knows yet whether the registry has a referrers API, a guard that lets one
+    /// referrers call through at a time, so a registry without it is asked once per collection,
+    /// not once per digest in flight. `None` once it is known. Hold it across the call.
+    pub async fn referrers_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.referrers_known.load(Ordering::Relaxed) {
+            return None;
+        }
+        let guard = self.referrers_probe.lock().await;
+        (!self.referrers_known.load(Ordering::Relaxed)).then_some(guard)
+    }
+
+    /// The OCI 1.1 referrers of `repository@digest` (following `Link` pagination). A 404 means
+    /// the registry has no referrers API ([`Referrers::Unsupported`], remembered for the rest of
+    /// this client's life); 401/403 is [`RegistryError::Denied`]; anything else that is not a
+    /// 200 with an index is [`RegistryError::Unreachable`], never an empty answer.
+    pub async fn referrers(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Referrers, RegistryError> {
+        if self.no_referrers.load(Ordering::Relaxed) {
+            return Ok(Referrers::Unsupported);
+        }
+        let what = || format!("referrers of {repository}@{}", digest.short());
+        let unreachable = |why: String| RegistryError::Unreachable {
+            host: self.host.clone(),
+            what: what(),
+            why,
+        };
+        let web = self.http.as_ref().map_err(|why| unreachable(why.clone()))?;
+        let auth = self.credentials(repository).await?;
+        let mut header = self
+            .referrer_auth
+            .lock()
+            .expect("referrer auth lock")
+            .get(repository)
+            .cloned()
+            .or_else(|| authorization(&auth));
+        let mut url = format!("{}/v2/{repository}/referrers/{digest}", self.base);
+        let mut out = Vec::new();
+        let mut challenged = false;
+        let mut pages = 0;
+        loop {
+            let mut request = web.get(&url).header(http::header::ACCEPT, OCI_INDEX);
+            if let Some(h) = &header {
+                request = request.header(http::header::AUTHORIZATION, h);
+            }
+            // reqwest's errors name the URL only, never a header.
+            let response = request.send().await.map_err(|e| unreachable(flatten(&e)))?;
+            let status = response.status();
+            match status.as_u16() {
+                200 => self.referrers_known.store(true, Ordering::Relaxed),
+                404 if pages == 0 => {
+                    self.no_referrers.store(true, Ordering::Relaxed);
+                    self.referrers_known.store(true, Ordering::Relaxed);
+                    return Ok(Referrers::Unsupported);
+                }
+                401 if !challenged => {
+                    // The registry wants a token: let oci-client run the handshake (it knows the
+                    // challenge formats and the token server), then ask again with the token.
+                    challenged = true;
+                    let token = self
+                        .client
+                        .auth(
+                            &self.tag_ref(repository, "latest"),
+                            &auth,
+                            oci_client::RegistryOperation::Pull,
+                        )
+                        .await
+                        .map_err(|e| self.classify(e, what()))?;
+                    header = match token {
+                        Some(t) if !t.is_empty() => Some(format!("Bearer {t}")),
+                        _ => authorization(&auth),
+                    };
+                    if let Some(h) = &header {
+                        self.referrer_auth
+                            .lock()
+                            .expect("referrer auth lock")
+                            .insert(repository.to_owned(), h.clone());
+                    }
+                    continue;
+                }
+                401 | 403 => {
+                    return Err(RegistryError::Denied {
+                        host: self.host.clone(),
+                        what: what(),
+                        why: format!("HTTP {status}"),
+                    });
+                }
+                _ => return Err(unreachable(format!("HTTP {status}"))),
+            }
+            let next = response
+                .headers()
+                .get(http::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| unreachable(flatten(&e)))?;
+            let index: RawReferrersIndex = serde_json::from_slice(&body)
+                .map_err(|e| unreachable(format!("the referrers answer is not an index: {e}")))?;
+            out.extend(index.manifests);
+            pages += 1;
+            match next {
+                Some(next) if pages < REFERRER_PAGES => {
+                    url = if next.starts_with('/') {
+                        format!("{}{next}", self.base)
+                    } else {
+                        next
+                    };
+                }
+                _ => break,
+            }
+        }
+        Ok(Referrers::Index(out))
+    }
+
     /// Uploads a blob; returns its digest.
     pub async fn push_blob(&self, repository: &str, data: &[u8]) -> Result<Digest, RegistryError> {
         let digest = Digest::sha256_of(data);
@@ -414,6 +619,30 @@ impl Registry {
     }
 }
 
+/// The `Authorization` value of credentials that need no handshake.
+fn authorization(auth: &RegistryAuth) -> Option<String> {
+    match auth {
+        RegistryAuth::Basic(user, password) => Some(format!(
+            "Basic {}",
+            BASE64.encode(format!("{user}:{password}"))
+        )),
+        RegistryAuth::Bearer(token) if !token.is_empty() => Some(format!("Bearer {token}")),
+        _ => None,
+    }
+}
+
+/// The `rel="next"` target of a `Link` header.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+            .then(|| target.to_owned())
+    })
+}
+
 fn http_header(media_type: &str) -> http::HeaderValue {
     http::HeaderValue::from_str(media_type)
         .unwrap_or_else(|_| http::HeaderValue::from_static("application/octet-stream"))
@@ -432,4 +661,56 @@ pub(crate) fn flatten(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        assert_eq!(
+            next_link(r#"</v2/a/referrers/sha256:ab?n=2&last=x>; rel="next""#).as_deref(),
+            Some("/v2/a/referrers/sha256:ab?n=2&last=x")
+        );
+        assert_eq!(
+            next_link(r#"<https://r/prev>; rel="prev", <https://r/next>; rel=next"#).as_deref(),
+            Some("https://r/next")
+        );
+        assert_eq!(next_link(r#"<https://r/prev>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn referrers_authorization_needs_no_handshake_only_for_basic_and_bearer() {
+        assert_eq!(
+            authorization(&RegistryAuth::Basic("u".into(), "p".into())).as_deref(),
+            Some("Basic dTpw")
+        );
+        assert_eq!(
+            authorization(&RegistryAuth::Bearer("t".into())).as_deref(),
+            Some("Bearer t")
+        );
+        // The empty bearer of an open registry and anonymous access send nothing.
+        assert_eq!(authorization(&RegistryAuth::Bearer(String::new())), None);
+        assert_eq!(authorization(&RegistryAuth::Anonymous), None);
+    }
+
+    #[test]
+    fn a_referrers_index_reads_its_entries() {
+        let index: RawReferrersIndex = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": format!("sha256:{}", "a".repeat(64)), "size": 10,
+                "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json"}]
+        }))
+        .unwrap();
+        assert_eq!(index.manifests.len(), 1);
+        assert_eq!(
+            index.manifests[0].artifact_type.as_deref(),
+            Some(crate::cosign::COSIGN_SIG_ARTIFACT)
+        );
+        let empty: RawReferrersIndex = serde_json::from_slice(br#"{"schemaVersion": 2}"#).unwrap();
+        assert!(empty.manifests.is_empty());
+    }
 }

@@ -3,90 +3,18 @@
 //! attestations, enriches snapshots, and where the claim is about findings, imports them into a
 //! store and runs the report.
 
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
 use envtrail_collect_oci::cosign::{self};
-use envtrail_collect_oci::testing::{Server, ServerOptions, attest, push_image, push_index, sign};
-use envtrail_collect_oci::{
-    Credentials, KeyRule, OciConfig, Registry, RegistryConfig, enrich, enrich_with_stats,
-};
+use envtrail_collect_oci::testing::{ServerOptions, attest, push_image, push_index, sign};
+use envtrail_collect_oci::{Credentials, KeyRule, RegistryConfig, enrich, enrich_with_stats};
 use envtrail_diff::{ArtifactPolicy, Policy};
-use envtrail_model::{Artifact, Digest, FindingKind, Snapshot, SourceStatus, VerificationStatus};
-use sigstore::crypto::{SigStoreSigner, SigningScheme};
+use envtrail_model::{Digest, FindingKind, Snapshot, SourceStatus, VerificationStatus};
 
-const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
-const SOURCE: &str = "https://git.example.com/payments/api";
-const BUILDER: &str = "https://ci.example.com/builders/release@v1";
-
-fn signer() -> SigStoreSigner {
-    SigningScheme::ECDSA_P256_SHA256_ASN1
-        .create_signer()
-        .unwrap()
-}
-
-fn public_pem(s: &SigStoreSigner) -> Vec<u8> {
-    s.to_sigstore_keypair()
-        .unwrap()
-        .public_key_to_pem()
-        .unwrap()
-        .into_bytes()
-}
-
-fn plain(addr: &str) -> RegistryConfig {
-    RegistryConfig {
-        host: addr.to_owned(),
-        plain_http: true,
-        ..RegistryConfig::default()
-    }
-}
-
-fn client(config: &RegistryConfig, creds: &Credentials) -> Registry {
-    Registry::new(config, creds, Duration::from_secs(10))
-}
-
-fn config(registry: RegistryConfig, keys: &[(&str, &SigStoreSigner)]) -> OciConfig {
-    OciConfig {
-        registries: vec![registry],
-        docker_config: Some("/nonexistent/envtrail/config.json".into()),
-        keys: keys
-            .iter()
-            .map(|(name, s)| KeyRule::from_pem(name, &public_pem(s), &[]).unwrap())
-            .collect(),
-        ..OciConfig::default()
-    }
-}
-
-/// A snapshot of `env` at `time` whose one pod runs `image` as `digest`.
-fn snapshot(env: &str, time: &str, image: &str, digest: &Digest) -> Snapshot {
-    serde_json::from_value(serde_json::json!({
-        "schema": "envtrail.snapshot.v1", "environment": env, "taken_at": time,
-        "sources": [{"id": "k8s", "kind": "kubernetes", "status": "ok"}],
-        "workloads": [{"component": "api", "source": "k8s", "ref": "Deployment/pay/api",
-            "containers": [{"name": "api", "image": image, "running_digests": [digest.to_string()]}]}]
-    }))
-    .unwrap()
-}
-
-fn artifact<'a>(s: &'a Snapshot, d: &Digest) -> &'a Artifact {
-    s.artifacts
-        .iter()
-        .find(|a| a.digest == *d)
-        .unwrap_or_else(|| panic!("no artifact {d} in {:#?}", s.artifacts))
-}
-
-fn labels() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("org.opencontainers.image.revision", REVISION),
-        ("org.opencontainers.image.source", SOURCE),
-        ("org.opencontainers.image.version", "1.4.2"),
-        ("org.opencontainers.image.created", "2026-03-01T10:00:00Z"),
-    ]
-}
-
-fn start(options: &ServerOptions) -> Server {
-    Server::start(options).expect("the test registry starts")
-}
+use support::*;
 
 #[tokio::test]
 async fn index_signed_platform_running_is_verified_through_the_relation_and_cached() {
