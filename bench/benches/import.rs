@@ -10,7 +10,6 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use envtrail_bench::fleet::{Fleet, FleetConfig};
 use envtrail_bench::scenario::{env_usize, path, remove_database};
-use envtrail_model::Snapshot;
 use envtrail_store::Store;
 
 fn import(c: &mut Criterion) {
