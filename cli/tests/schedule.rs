@@ -188,7 +188,7 @@ fn the_kubernetes_manifests_are_read_only_non_root_and_keep_the_store() {
             .map(|e| e["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let secrets: Vec<Vec<String>> = steps.iter().map(|s| secret_vars(s)).collect();
+    let secrets: Vec<Vec<String>> = steps.iter().copied().map(secret_vars).collect();
     assert_eq!(
         secrets,
         [
