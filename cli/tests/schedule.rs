@@ -2,7 +2,8 @@
 //! real tools where they exist here: `kubectl apply --dry-run=client` against the Kubernetes
 //! stand-in (kubectl needs API discovery even for a client dry run), `systemd-analyze verify`,
 //! a YAML parser for the workflow; and by what they must promise: a read-only ClusterRole, a
-//! non-root image and pod, the store on a PersistentVolume, the gate on `--fail-on high`. The
+//! static image from scratch with a numeric non-root user, one container per step in the CronJob
+//! (the image has no shell), the store on a PersistentVolume, the gate on `--fail-on high`. The
 //! envtrail.toml inside the ConfigMap is parsed by envtrail's own config loader.
 
 mod support;
@@ -10,6 +11,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use clap::Parser;
 use envtrail_k8s_standin::{Cluster, StandIn};
 use serde_json::Value;
 use support::repo_root;
@@ -115,36 +117,87 @@ fn the_kubernetes_manifests_are_read_only_non_root_and_keep_the_store() {
             .any(|v| v["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]),
         "the store is on the PVC"
     );
-    let container = &pod["containers"][0];
-    assert_eq!(
-        container["securityContext"]["allowPrivilegeEscalation"],
-        false
-    );
-    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
-    let script = container["args"][0].as_str().unwrap();
-    let check = Command::new("sh")
-        .args(["-n", "-c", script])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "the job's script is valid sh: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    for step in [
-        "envtrail collect",
-        "envtrail report --out",
-        "envtrail notify --only-changes",
-    ] {
-        assert!(script.contains(step), "the job runs {step}");
-    }
-    // Webhook URLs only from a Secret, never inline.
-    let env = container["env"].as_array().unwrap();
-    let slack = env
+    // The image has no shell: each step is a container of its own, the init containers run in
+    // order and each must exit 0 before the next; every step is a valid envtrail command line.
+    let steps: Vec<&Value> = pod["initContainers"]
+        .as_array()
+        .expect("initContainers")
         .iter()
-        .find(|e| e["name"] == "ENVTRAIL_SLACK_WEBHOOK")
-        .unwrap();
-    assert!(slack.get("value").is_none() && slack["valueFrom"]["secretKeyRef"].is_object());
+        .chain(pod["containers"].as_array().unwrap())
+        .collect();
+    let argv: Vec<Vec<&str>> = steps
+        .iter()
+        .map(|c| {
+            c["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        argv,
+        [
+            vec!["collect"],
+            vec!["report", "--out", "/data/report.html"],
+            vec!["metrics", "--out", "/data/envtrail.prom"],
+            vec!["notify", "--only-changes"],
+        ]
+    );
+    for (step, args) in steps.iter().zip(&argv) {
+        let name = &step["name"];
+        assert!(
+            step.get("command").is_none(),
+            "{name}: the image's ENTRYPOINT runs, there is no shell to run instead"
+        );
+        assert_eq!(step["image"], steps[0]["image"], "{name}: one image");
+        envtrail::args::Cli::try_parse_from(std::iter::once(&"envtrail").chain(args))
+            .unwrap_or_else(|e| panic!("{name}: {args:?}: {e}"));
+        assert_eq!(
+            step["securityContext"]["allowPrivilegeEscalation"], false,
+            "{name}"
+        );
+        assert_eq!(
+            step["securityContext"]["readOnlyRootFilesystem"], true,
+            "{name}"
+        );
+        assert!(
+            step["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "store" && m["mountPath"] == "/data"),
+            "{name}: the store on /data"
+        );
+    }
+    // Secrets only from a Secret, never inline, and each only where it is needed.
+    let secret_vars = |step: &Value| -> Vec<String> {
+        let env = step["env"].as_array().unwrap();
+        for e in env {
+            let name = e["name"].as_str().unwrap();
+            if name.ends_with("_KEY") || name.ends_with("_WEBHOOK") {
+                assert!(
+                    e.get("value").is_none() && e["valueFrom"]["secretKeyRef"].is_object(),
+                    "{name} inline"
+                );
+            }
+        }
+        env.iter()
+            .filter(|e| e.get("valueFrom").is_some())
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let secrets: Vec<Vec<String>> = steps.iter().copied().map(secret_vars).collect();
+    assert_eq!(
+        secrets,
+        [
+            vec!["ENVTRAIL_HMAC_KEY".to_owned()],
+            vec![],
+            vec![],
+            vec!["ENVTRAIL_SLACK_WEBHOOK".to_owned()],
+        ]
+    );
 
     // The config inside the ConfigMap is a valid envtrail.toml with a notify target.
     let cm = find("ConfigMap");
@@ -153,6 +206,10 @@ fn the_kubernetes_manifests_are_read_only_non_root_and_keep_the_store() {
         .unwrap_or_else(|e| panic!("the ConfigMap's envtrail.toml: {e}"));
     assert_eq!(config.notify.len(), 1);
     assert!(!config.path.is_empty());
+    assert_eq!(
+        config.fail_on, None,
+        "a fail_on makes the report step exit 2 and stops the job before notify"
+    );
 }
 
 #[test]
@@ -235,11 +292,9 @@ fn the_systemd_units_verify() {
     }
 }
 
-#[test]
-fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
-    let text = std::fs::read_to_string(deploy("deploy/Dockerfile")).unwrap();
-    let instructions: Vec<(String, String)> = text
-        .replace("\\\n", " ")
+/// The instructions of a Dockerfile, continuation lines joined: (INSTRUCTION, the rest).
+fn dockerfile_instructions(text: &str) -> Vec<(String, String)> {
+    text.replace("\\\n", " ")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -247,7 +302,19 @@ fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
             let (op, rest) = l.split_once(' ').unwrap_or((l, ""));
             (op.to_ascii_uppercase(), rest.trim().to_owned())
         })
-        .collect();
+        .collect()
+}
+
+/// No container engine runs here, so the image is checked by what its Dockerfile says
+/// (`scripts/build-static` builds and runs the same binary in an empty root; docs/schedule.md
+/// records its output): a Rust build stage producing the static musl binary through that script,
+/// a final stage `FROM scratch` with no RUN (it has no shell), the binary, the CA bundle and
+/// `SSL_CERT_FILE` pointing at it, a numeric non-root USER that is the CronJob's `runAsUser`, the
+/// store on a volume, an exec-form ENTRYPOINT.
+#[test]
+fn the_dockerfile_builds_a_static_binary_onto_scratch_as_a_non_root_user() {
+    let text = std::fs::read_to_string(deploy("deploy/Dockerfile")).unwrap();
+    let instructions = dockerfile_instructions(&text);
     let known = [
         "FROM",
         "WORKDIR",
@@ -255,41 +322,153 @@ fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
         "RUN",
         "USER",
         "ENV",
+        "VOLUME",
         "ENTRYPOINT",
         "CMD",
     ];
     for (op, _) in &instructions {
         assert!(known.contains(&op.as_str()), "unexpected instruction {op}");
     }
-    let froms: Vec<&String> = instructions
+    let froms: Vec<usize> = instructions
         .iter()
-        .filter(|(o, _)| o == "FROM")
-        .map(|(_, r)| r)
+        .enumerate()
+        .filter(|(_, (o, _))| o == "FROM")
+        .map(|(i, _)| i)
         .collect();
-    assert!(froms.len() >= 2, "multi-stage");
-    assert!(froms[0].ends_with(" AS build"));
-    let last_from = instructions.iter().rposition(|(o, _)| o == "FROM").unwrap();
-    let last_stage = &instructions[last_from..];
+    assert_eq!(froms.len(), 2, "a build stage and the image");
+    let build_from = &instructions[froms[0]].1;
     assert!(
-        last_stage
-            .iter()
-            .any(|(o, r)| o == "COPY" && r.starts_with("--from=build "))
+        build_from.starts_with("rust:") && build_from.ends_with(" AS build"),
+        "{build_from}"
     );
-    let user = last_stage
+    let build = &instructions[froms[0]..froms[1]];
+    let image = &instructions[froms[1]..];
+    assert_eq!(
+        image[0].1, "scratch",
+        "the image is the binary and its files only"
+    );
+
+    // The build stage: the static musl build of scripts/build-static, copied to /out.
+    let runs: Vec<&str> = build
+        .iter()
+        .filter(|(o, _)| o == "RUN")
+        .map(|(_, r)| r.as_str())
+        .collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("rustup target add x86_64-unknown-linux-musl"))
+    );
+    assert!(runs.iter().any(|r| r.contains("musl-tools")));
+    assert!(
+        runs.iter()
+            .any(|r| r
+                .contains("scripts/build-static --build-only --out /out/usr/local/bin/envtrail")),
+        "{runs:?}"
+    );
+    assert!(
+        runs.iter().any(|r| r.contains(
+            "cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ca-certificates.crt"
+        )),
+        "the CA bundle rustls reads"
+    );
+    let script_path = deploy("scripts/build-static");
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    for needed in [
+        "target=x86_64-unknown-linux-musl",
+        "CC_x86_64_unknown_linux_musl=musl-gcc",
+        "cargo build --release --locked -p envtrail --target \"$target\"",
+        "CARGO_PROFILE_RELEASE_STRIP=symbols",
+        "-i openssl-sys",
+        "--userspec=\"$uid:$uid\"",
+    ] {
+        assert!(script.contains(needed), "scripts/build-static: {needed}");
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&script_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert!(mode & 0o111 != 0, "scripts/build-static is executable");
+    }
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script_path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "scripts/build-static: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // The image: files copied from the build stage only, nothing run (no shell to run it).
+    assert!(
+        !image.iter().any(|(o, _)| o == "RUN"),
+        "a RUN in the final stage needs a shell scratch does not have"
+    );
+    let copies: Vec<&str> = image
+        .iter()
+        .filter(|(o, _)| o == "COPY")
+        .map(|(_, r)| r.as_str())
+        .collect();
+    assert!(
+        copies.iter().all(|c| c.starts_with("--from=build ")),
+        "{copies:?}"
+    );
+    // /out holds usr/local/bin/envtrail (the --out above), etc/ with the CA bundle and tmp/;
+    // copied whole, so tmp keeps the sticky, world-writable mode it gets here.
+    assert!(copies.contains(&"--from=build /out/ /"), "{copies:?}");
+    assert!(
+        runs.iter().any(|r| r.contains("chmod 1777 /out/tmp")),
+        "{runs:?}"
+    );
+    let env: Vec<&str> = image
+        .iter()
+        .filter(|(o, _)| o == "ENV")
+        .flat_map(|(_, r)| r.split_whitespace())
+        .collect();
+    assert!(
+        env.contains(&"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{env:?}"
+    );
+    assert!(env.contains(&"ENVTRAIL_DB=/data/envtrail.db"), "{env:?}");
+
+    // A numeric non-root user (Kubernetes checks runAsNonRoot against a number; scratch has no
+    // user names), the pod's own, owning the store's folder, which is a volume.
+    let user = &image
         .iter()
         .rev()
         .find(|(o, _)| o == "USER")
-        .expect("a USER");
-    let uid = user.1.split(':').next().unwrap();
-    assert!(uid != "root" && uid != "0", "non-root: {}", user.1);
-    let entry = &last_stage
-        .iter()
-        .find(|(o, _)| o == "ENTRYPOINT")
-        .unwrap()
+        .expect("a USER")
         .1;
+    let (uid, gid) = user.split_once(':').expect("USER uid:gid");
+    let uid: u32 = uid.parse().expect("a numeric uid");
+    let gid: u32 = gid.parse().expect("a numeric gid");
+    assert!(uid != 0 && gid != 0, "non-root: {user}");
+    let cron = all_manifests()
+        .into_iter()
+        .find(|d| d["kind"] == "CronJob")
+        .unwrap();
+    let pod_security = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(
+        pod_security["runAsUser"], uid,
+        "the pod runs as the image's user"
+    );
+    assert_eq!(pod_security["runAsGroup"], gid);
+    assert!(
+        copies.contains(&format!("--from=build --chown={uid}:{gid} /out-data/ /").as_str()),
+        "{copies:?}"
+    );
+    assert!(image.contains(&("VOLUME".into(), "[\"/data\"]".into())));
+    assert!(image.contains(&("WORKDIR".into(), "/data".into())));
+    let entry = &image.iter().find(|(o, _)| o == "ENTRYPOINT").unwrap().1;
     let argv: Vec<String> = serde_json::from_str(entry).expect("exec form");
     assert_eq!(argv, ["/usr/local/bin/envtrail"]);
-    assert!(text.contains("--locked"), "built from Cargo.lock");
+
+    // The build context leaves out build output (gigabytes) and stores.
+    let ignore = std::fs::read_to_string(deploy(".dockerignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == "target"), "{ignore}");
 }
 
 /// The commands of `deploy/systemd/envtrail.service`, run as written (only the binary's and the
