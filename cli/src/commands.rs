@@ -13,7 +13,7 @@ use envtrail_model::output::{
 };
 use envtrail_model::view::{EnvironmentState, ReportInput};
 use envtrail_model::{ComponentName, EnvName, Severity, Snapshot, Timestamp};
-use envtrail_store::Store;
+use envtrail_store::{Store, StoreError};
 
 use crate::args::{Cli, Command, Format, ReportArgs};
 use crate::config::Config;
@@ -167,6 +167,11 @@ pub(crate) fn open_existing(db: &Path) -> Result<Store> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
+    open_store(db)
+}
+
+/// Opens (creating if missing) the store at `db`.
+fn open_store(db: &Path) -> Result<Store> {
     Store::open(db).with_context(|| format!("opening store {}", db.display()))
 }
 
@@ -181,21 +186,45 @@ pub(crate) fn print(text: &str) -> Result<()> {
 }
 
 fn import(cli: &Cli, files: &[std::path::PathBuf]) -> Result<Outcome> {
+    // A store that already exists tells the parse which component states it holds, so that the
+    // unchanged components of a document are not parsed at all (an hourly snapshot changes a
+    // few percent of them). A missing store is not created before every file has been read.
+    let existing = if cli.db.exists() {
+        Some(open_store(&cli.db)?)
+    } else {
+        None
+    };
     // Read and validate every file before storing any: one bad file stores nothing.
-    let mut snapshots: Vec<(String, Snapshot)> = Vec::with_capacity(files.len());
+    let mut documents = Vec::with_capacity(files.len());
     for file in files {
-        let snapshot = envtrail_collect_file::read_snapshot_file(file)?;
-        snapshots.push((file.display().to_string(), snapshot));
+        let name = file.display().to_string();
+        let bytes = envtrail_collect_file::read_document(file)?;
+        let parsed = envtrail_collect_file::parse_snapshot_against(&name, &bytes, |env| {
+            // A store that cannot answer only costs a full parse; the import reports its error.
+            existing
+                .as_ref()
+                .and_then(|store| store.open_quick_hashes(env).ok())
+                .unwrap_or_default()
+        })?;
+        documents.push((name, bytes, parsed));
     }
     // Oldest first, so that `envtrail import *.json` stores each environment's history in order.
-    snapshots.sort_by_key(|(_, s)| s.taken_at);
-    let mut store =
-        Store::open(&cli.db).with_context(|| format!("opening store {}", cli.db.display()))?;
-    let mut imported = Vec::with_capacity(snapshots.len());
-    for (file, snapshot) in snapshots {
-        let outcome = store
-            .import(snapshot)
-            .with_context(|| format!("{file}: not stored"))?;
+    documents.sort_by_key(|(_, _, parsed)| parsed.snapshot.taken_at);
+    let mut store = match existing {
+        Some(store) => store,
+        None => open_store(&cli.db)?,
+    };
+    let mut imported = Vec::with_capacity(documents.len());
+    for (file, bytes, parsed) in documents {
+        let outcome = match store.import_parts(parsed.snapshot, parsed.unparsed) {
+            // A component left unparsed changed since the file was read (an earlier file of
+            // this command, or another writer): read this file in full.
+            Err(StoreError::UnparsedChanged { .. }) => {
+                store.import(envtrail_collect_file::parse_snapshot(&file, &bytes)?)
+            }
+            other => other,
+        }
+        .with_context(|| format!("{file}: not stored"))?;
         imported.push(ImportedSnapshot {
             file,
             snapshot: outcome.snapshot,

@@ -45,7 +45,7 @@ pub use finding::{Finding, FindingKind, Severity};
 pub use names::{ComponentName, Digest, EnvName, Fingerprint, NameError};
 pub use snapshot::{
     Artifact, ConfigValue, Container, InfraItem, SNAPSHOT_SCHEMA, Snapshot, SnapshotError, Source,
-    SourceStatus, Verification, VerificationStatus, Workload,
+    SourceStatus, UnparsedComponent, UnparsedWorkload, Verification, VerificationStatus, Workload,
 };
-pub use state::ComponentState;
+pub use state::{ComponentState, QuickHash};
 pub use time::{Timestamp, parse_time};

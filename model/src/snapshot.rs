@@ -254,6 +254,31 @@ pub struct InfraItem {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// A component of a snapshot document that the reader left unparsed: the texts of its workloads
+/// are exactly the compact serialisation of the state the store holds for it, as their quick
+/// hash shows ([`crate::ComponentState::quick_hash_of_workload_texts`]). The store takes that
+/// state again after checking, in the import's transaction, that it still holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnparsedComponent {
+    /// The component.
+    pub component: ComponentName,
+    /// The quick hash of its state, computed from the document's bytes.
+    pub quick: crate::state::QuickHash,
+    /// Its workloads, for the checks between fields ([`Snapshot::validate_with`]).
+    pub workloads: Vec<UnparsedWorkload>,
+}
+
+/// What the checks between fields need of a workload left unparsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnparsedWorkload {
+    /// Its index in the document's `workloads`.
+    pub index: usize,
+    /// Its `source`.
+    pub source: String,
+    /// Its `ref`.
+    pub reference: String,
+}
+
 /// Why a snapshot was refused. The message names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -274,6 +299,13 @@ impl Snapshot {
     /// Checks what serde cannot: the schema string, references between fields, and that no secret
     /// carries a value.
     pub fn validate(&self) -> Result<(), SnapshotError> {
+        self.validate_with(&[])
+    }
+
+    /// [`Snapshot::validate`] for a snapshot whose `unparsed` components were left out of
+    /// `workloads` by the reader: their workloads take part in the checks between fields (the
+    /// source exists, no workload twice), and none of them may also be among the parsed items.
+    pub fn validate_with(&self, unparsed: &[UnparsedComponent]) -> Result<(), SnapshotError> {
         if self.schema != SNAPSHOT_SCHEMA {
             return Err(SnapshotError::Schema(self.schema.clone()));
         }
@@ -327,6 +359,49 @@ impl Snapshot {
                     return Err(field(
                         format!("workloads[{i}].config.{key}.fingerprint"),
                         "a secret's fingerprint must be keyed (hmac-sha256:...)",
+                    ));
+                }
+            }
+        }
+        let mut left_out = HashSet::new();
+        for component in unparsed {
+            let name = &component.component;
+            if !left_out.insert(name) {
+                return Err(field(
+                    "workloads".to_owned(),
+                    format!("component {name} was left unparsed twice"),
+                ));
+            }
+            for w in &component.workloads {
+                let at = format!("workloads[{}]", w.index);
+                if !ids.contains(w.source.as_str()) {
+                    return Err(field(
+                        format!("{at}.source"),
+                        format!("{:?} is not one of the snapshot's sources", w.source),
+                    ));
+                }
+                if !refs.insert((w.source.as_str(), w.reference.as_str())) {
+                    return Err(field(
+                        format!("{at}.ref"),
+                        format!(
+                            "duplicate workload {:?} in source {:?}",
+                            w.reference, w.source
+                        ),
+                    ));
+                }
+            }
+        }
+        if !left_out.is_empty() {
+            let parsed = self
+                .workloads
+                .iter()
+                .map(|w| &w.component)
+                .chain(self.infrastructure.iter().map(|i| &i.component));
+            for name in parsed {
+                if left_out.contains(name) {
+                    return Err(field(
+                        "workloads".to_owned(),
+                        format!("component {name} is both parsed and left unparsed"),
                     ));
                 }
             }
@@ -539,6 +614,49 @@ mod tests {
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("config.LOG.value"), "{err}");
         assert!(!err.contains("info"), "the value must not be echoed: {err}");
+    }
+
+    #[test]
+    fn unparsed_components_take_part_in_the_checks_between_fields() {
+        let unparsed = |component: &str, source: &str, reference: &str| UnparsedComponent {
+            component: component.parse().unwrap(),
+            quick: [0; 32],
+            workloads: vec![UnparsedWorkload {
+                index: 7,
+                source: source.into(),
+                reference: reference.into(),
+            }],
+        };
+        let s = sample();
+        s.validate_with(&[unparsed("web", "k8s/prod", "Deployment/p/web")])
+            .unwrap();
+        let err = s
+            .validate_with(&[unparsed("web", "gone", "Deployment/p/web")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("workloads[7].source") && err.contains("gone"),
+            "{err}"
+        );
+        let err = s
+            .validate_with(&[unparsed("web", "k8s/prod", "Deployment/p/api")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("workloads[7].ref") && err.contains("duplicate"),
+            "{err}"
+        );
+        let err = s
+            .validate_with(&[unparsed("api", "k8s/prod", "Deployment/p/api2")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("both parsed and left unparsed"), "{err}");
+        let twice = [
+            unparsed("web", "k8s/prod", "Deployment/p/web"),
+            unparsed("web", "k8s/prod", "Deployment/p/web2"),
+        ];
+        let err = s.validate_with(&twice).unwrap_err().to_string();
+        assert!(err.contains("left unparsed twice"), "{err}");
     }
 
     #[test]

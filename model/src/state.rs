@@ -73,11 +73,99 @@ impl ComponentState {
     pub fn state_hash(&self) -> String {
         crate::canonical::hash_canonical(self)
     }
+
+    /// The state's *quick hash*: the sha256 of its compact `serde_json` serialisation. The store
+    /// keeps it beside each state to recognise an unchanged component without canonicalising
+    /// it, and a snapshot reader compares it to the bytes of a document's workloads to leave
+    /// an unchanged component unparsed ([`ComponentState::quick_hash_of_workload_texts`]).
+    pub fn quick_hash(&self) -> QuickHash {
+        use sha2::{Digest as _, Sha256};
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            serde_json::to_writer(&mut *buffer, self)
+                .expect("envtrail's types always serialise to JSON");
+            Sha256::digest(buffer.as_slice()).into()
+        })
+    }
+
+    /// The quick hash of the state made of workloads whose compact `serde_json` texts are
+    /// `texts`, in this order, and no infrastructure item, computed from the texts alone.
+    ///
+    /// Equal to [`ComponentState::quick_hash`] of that state when each text is exactly the
+    /// compact serialisation of its workload (a test holds the two together); for any other
+    /// text (pretty-printed, fields in another order) it is some other hash, never a wrong match.
+    pub fn quick_hash_of_workload_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> QuickHash {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"{\"workloads\":[");
+        for (i, text) in texts.into_iter().enumerate() {
+            if i > 0 {
+                hasher.update(b",");
+            }
+            hasher.update(text.as_bytes());
+        }
+        hasher.update(b"],\"infrastructure\":[]}");
+        hasher.finalize().into()
+    }
 }
+
+/// A [`ComponentState::quick_hash`].
+pub type QuickHash = [u8; 32];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_hash_of_workload_texts_is_the_states_quick_hash() {
+        let workload = |component: &str, reference: &str| -> Workload {
+            serde_json::from_value(serde_json::json!({
+                "component": component, "source": "k8s", "ref": reference,
+                "containers": [{"name": "app", "image": "r/app:1", "running_digests": []}],
+                "config": {"A": {"fingerprint": format!("sha256:{}", "a".repeat(64)), "value": "x\"y"}},
+                "metadata": {"chart": "c"}
+            }))
+            .unwrap()
+        };
+        let state = ComponentState {
+            workloads: vec![
+                workload("api", "Deployment/a"),
+                workload("api", "Deployment/b"),
+            ],
+            infrastructure: Vec::new(),
+        };
+        let texts: Vec<String> = state
+            .workloads
+            .iter()
+            .map(|w| serde_json::to_string(w).unwrap())
+            .collect();
+        assert_eq!(
+            ComponentState::quick_hash_of_workload_texts(texts.iter().map(String::as_str)),
+            state.quick_hash()
+        );
+        // Any other text of the same workloads is another hash.
+        let pretty: Vec<String> = state
+            .workloads
+            .iter()
+            .map(|w| serde_json::to_string_pretty(w).unwrap())
+            .collect();
+        assert_ne!(
+            ComponentState::quick_hash_of_workload_texts(pretty.iter().map(String::as_str)),
+            state.quick_hash()
+        );
+        assert_ne!(
+            ComponentState::quick_hash_of_workload_texts(texts.iter().rev().map(String::as_str)),
+            state.quick_hash()
+        );
+        let empty = ComponentState::default();
+        assert_eq!(
+            ComponentState::quick_hash_of_workload_texts([]),
+            empty.quick_hash()
+        );
+    }
 
     #[test]
     fn order_does_not_change_the_hash() {

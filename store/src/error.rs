@@ -100,6 +100,22 @@ pub enum StoreError {
         /// The environments the store knows, by name.
         known: Vec<EnvName>,
     },
+    /// A component the snapshot reader left unparsed, because its bytes were the state the store
+    /// held for it, is no longer that state (another import changed it in between); nothing was
+    /// stored. Parse the document in full and import it again.
+    #[error(
+        "the snapshot of {environment} taken at {} left component {component} unparsed as \
+         unchanged, but the store no longer holds that state for it: read the file again",
+        format_time(.taken_at)
+    )]
+    UnparsedChanged {
+        /// The environment.
+        environment: EnvName,
+        /// The snapshot's time.
+        taken_at: Timestamp,
+        /// The component.
+        component: envtrail_model::ComponentName,
+    },
     /// SQLite failed while storing a snapshot; the transaction was rolled back.
     #[error("cannot store the snapshot of {environment} taken at {}", format_time(.taken_at))]
     Import {

@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use envtrail_model::EnvName;
 use envtrail_model::canonical::{GENESIS, chain_link};
 use envtrail_model::view::SnapshotRef;
-use envtrail_model::{Snapshot, Timestamp};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use envtrail_model::{QuickHash, Snapshot, Timestamp, UnparsedComponent};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::error::{Fail, StoreError};
+use crate::error::{Fail, Scope, StoreError};
 use crate::interval::{OPEN_LEVEL, fork_node};
 use crate::lookup::{
     KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, bodies_table, from_nanos, snapshot_ref,
 };
-use crate::prepare::{Item, OpenState, Prepared, QuickHash};
+use crate::prepare::{Item, OpenState, Prepared};
 use crate::{ImportOutcome, Store};
 
 impl Store {
@@ -25,11 +25,25 @@ impl Store {
     /// An identical snapshot of the same environment already stored is not stored again
     /// (`stored: false`, its existing reference). A snapshot taken at or before the environment's
     /// newest stored one is refused with [`StoreError::OutOfOrder`].
-    pub fn import(&mut self, mut snapshot: Snapshot) -> Result<ImportOutcome, StoreError> {
+    pub fn import(&mut self, snapshot: Snapshot) -> Result<ImportOutcome, StoreError> {
+        self.import_parts(snapshot, Vec::new())
+    }
+
+    /// [`Store::import`] of a snapshot whose reader left the `unparsed` components out because
+    /// their bytes were exactly the states the store holds for them (compared by quick hash with
+    /// [`Store::open_quick_hashes`]): each is stored as that state again, exactly as if it had
+    /// been parsed. If the environment's open interval of one of them no longer holds a state
+    /// with that quick hash (an import in between changed it), nothing is stored and the error
+    /// is [`StoreError::UnparsedChanged`]: parse the document in full and import it again.
+    pub fn import_parts(
+        &mut self,
+        mut snapshot: Snapshot,
+        unparsed: Vec<UnparsedComponent>,
+    ) -> Result<ImportOutcome, StoreError> {
         let environment = snapshot.environment.clone();
         let taken_at = snapshot.taken_at;
         snapshot
-            .validate()
+            .validate_with(&unparsed)
             .map_err(|source| StoreError::InvalidSnapshot {
                 environment: environment.clone(),
                 taken_at,
@@ -47,7 +61,7 @@ impl Store {
             taken_at,
             source,
         })?;
-        let outcome = self.write_snapshot(&environment, taken_at, nanos, snapshot);
+        let outcome = self.write_snapshot(&environment, taken_at, nanos, snapshot, &unparsed);
         // Only a smaller cache for later reads is at stake: nothing to report if this fails.
         let _ = self.conn.pragma_update(None, "cache_size", before);
         outcome
@@ -62,6 +76,7 @@ impl Store {
         taken_at: Timestamp,
         nanos: i64,
         snapshot: Snapshot,
+        unparsed: &[UnparsedComponent],
     ) -> Result<ImportOutcome, StoreError> {
         let tx = self
             .conn
@@ -76,7 +91,18 @@ impl Store {
                 Some(env_id) => open_states(&tx, env_id, KIND_COMPONENT)?,
                 None => HashMap::new(),
             };
-            let prepared = Prepared::new(snapshot, &open);
+            for component in unparsed {
+                let held = open.get(component.component.as_str());
+                if held.and_then(|held| held.quick) != Some(component.quick) {
+                    return Err(StoreError::UnparsedChanged {
+                        environment: environment.clone(),
+                        taken_at,
+                        component: component.component.clone(),
+                    }
+                    .into());
+                }
+            }
+            let prepared = Prepared::new(snapshot, &open, unparsed);
             write(&tx, environment, taken_at, nanos, &prepared, open)
         })()
         .and_then(|outcome| {
@@ -91,6 +117,28 @@ impl Store {
             })
         })?;
         Ok(outcome)
+    }
+}
+
+impl Store {
+    /// The quick hashes of the states held by `env`'s open component intervals, by component
+    /// name (empty for an environment without snapshots; `None` entries, states stored before
+    /// quick hashes existed, are left out). What a snapshot reader compares a document's bytes
+    /// with to leave unchanged components unparsed ([`Store::import_parts`]).
+    pub fn open_quick_hashes(
+        &self,
+        env: &EnvName,
+    ) -> Result<HashMap<String, QuickHash>, StoreError> {
+        let inner = || -> Result<_, Fail> {
+            let Some(env_id) = existing_env_id(&self.conn, env)? else {
+                return Ok(HashMap::new());
+            };
+            Ok(open_states(&self.conn, env_id, KIND_COMPONENT)?
+                .into_iter()
+                .filter_map(|(key, held)| held.quick.map(|quick| (key, quick)))
+                .collect())
+        };
+        inner().map_err(|f| f.reading(|| Scope::Environment(env.clone())))
     }
 }
 
@@ -204,7 +252,7 @@ fn write(
 }
 
 /// The environment's id, if it has any snapshot.
-fn existing_env_id(tx: &Transaction<'_>, env: &EnvName) -> rusqlite::Result<Option<i64>> {
+fn existing_env_id(tx: &Connection, env: &EnvName) -> rusqlite::Result<Option<i64>> {
     tx.prepare_cached("SELECT id FROM environments WHERE name = ?1")?
         .query_row([env.as_str()], |row| row.get(0))
         .optional()
@@ -225,7 +273,7 @@ fn env_id(tx: &Transaction<'_>, env: &EnvName) -> rusqlite::Result<i64> {
 /// The open intervals of one kind of the environment, by key, with the hash (and for component
 /// states the quick hash) of the body each holds.
 fn open_states(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     env_id: i64,
     kind: i64,
 ) -> rusqlite::Result<HashMap<String, OpenState>> {
@@ -569,6 +617,108 @@ mod tests {
 
     /// The chain link `snapshot` must get after `prev`, computed from the whole snapshot without
     /// the store.
+    /// `snapshot` (normalised) without `component`, and that component as a reader leaves it
+    /// unparsed when its texts have the quick hash `quick`.
+    fn leave_out(
+        mut snapshot: Snapshot,
+        component: &str,
+        quick: QuickHash,
+    ) -> (Snapshot, UnparsedComponent) {
+        use envtrail_model::UnparsedWorkload;
+        snapshot.normalize();
+        let mut workloads = Vec::new();
+        for (index, w) in snapshot.workloads.iter().enumerate() {
+            if w.component.as_str() == component {
+                workloads.push(UnparsedWorkload {
+                    index,
+                    source: w.source.clone(),
+                    reference: w.reference.clone(),
+                });
+            }
+        }
+        snapshot
+            .workloads
+            .retain(|w| w.component.as_str() != component);
+        let unparsed = UnparsedComponent {
+            component: component.parse().unwrap(),
+            quick,
+            workloads,
+        };
+        (snapshot, unparsed)
+    }
+
+    #[test]
+    fn a_component_left_unparsed_is_stored_exactly_as_a_full_import_stores_it() {
+        let (_full_dir, mut full) = temp_store();
+        let (_parts_dir, mut parts) = temp_store();
+        for store in [&mut full, &mut parts] {
+            store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        }
+        let next = three("2026-01-01T01:00:00Z", 'c');
+        let whole = full.import(next.clone()).unwrap();
+
+        let held = parts.open_quick_hashes(&env("prod")).unwrap();
+        assert_eq!(held.len(), 3, "api, web and db: {held:?}");
+        let mut normalized = next.clone();
+        normalized.normalize();
+        let api = &normalized.component_states()[&"api".parse().unwrap()];
+        assert_eq!(held["api"], api.quick_hash());
+        let (partial, unparsed) = leave_out(next, "api", held["api"]);
+        assert_eq!(unparsed.workloads.len(), 1);
+        let split = parts.import_parts(partial, vec![unparsed]).unwrap();
+
+        assert_eq!(
+            split.snapshot.hash, whole.snapshot.hash,
+            "the same chain link"
+        );
+        assert_eq!(
+            (split.components, split.components_changed),
+            (whole.components, whole.components_changed)
+        );
+        assert_eq!((split.components, split.components_changed), (3, 1));
+        let t = at("2026-01-01T01:00:00Z");
+        assert_eq!(
+            parts.export(&env("prod"), t).unwrap(),
+            full.export(&env("prod"), t).unwrap()
+        );
+        assert_eq!(counts(&parts), counts(&full));
+        assert!(parts.verify().unwrap().ok);
+        assert!(
+            parts.open_quick_hashes(&env("staging")).unwrap().is_empty(),
+            "an environment without snapshots holds nothing"
+        );
+    }
+
+    #[test]
+    fn a_component_left_unparsed_that_changed_meanwhile_stores_nothing() {
+        let (_dir, mut store) = temp_store();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        // A reader sees `web` as the store holds it at 00:00...
+        let held = store.open_quick_hashes(&env("prod")).unwrap();
+        // ...while another import changes it.
+        store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
+        let before = counts(&store);
+        let (partial, unparsed) = leave_out(three("2026-01-01T02:00:00Z", 'b'), "web", held["web"]);
+        let err = store.import_parts(partial, vec![unparsed]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::UnparsedChanged { component, .. } if component.as_str() == "web"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("read the file again"), "{err}");
+        assert_eq!(counts(&store), before, "nothing stored");
+
+        // A component left unparsed must still have its source in the snapshot.
+        let held = store.open_quick_hashes(&env("prod")).unwrap();
+        let (mut partial, unparsed) =
+            leave_out(three("2026-01-01T02:00:00Z", 'c'), "web", held["web"]);
+        let source = unparsed.workloads[0].source.clone();
+        partial.sources.retain(|s| s.id != source);
+        partial.workloads.retain(|w| w.source != source);
+        let err = store.import_parts(partial, vec![unparsed]).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidSnapshot { .. }), "{err}");
+        assert_eq!(counts(&store), before, "nothing stored");
+    }
+
     fn expected_link(prev: &str, mut snapshot: Snapshot) -> String {
         snapshot.normalize();
         chain_link(

@@ -16,12 +16,10 @@
 use std::collections::HashMap;
 
 use envtrail_model::canonical::{ItemKind, canonical_json, content_hash, items_root, sha256_hex};
-use envtrail_model::{ComponentState, Digest, Snapshot};
+use envtrail_model::{ComponentState, Digest, Snapshot, UnparsedComponent};
 use rayon::prelude::*;
-use sha2::{Digest as _, Sha256};
 
-/// The quick hash of a component state (see the module docs).
-pub(crate) type QuickHash = [u8; 32];
+pub(crate) use envtrail_model::QuickHash;
 
 /// The state a component's open interval holds, as an import needs it.
 pub(crate) struct OpenState {
@@ -70,7 +68,14 @@ impl Prepared {
     /// `snapshot` must already be validated and normalised. It is consumed: its workloads move
     /// into the component states instead of being copied. `open` holds the states of the
     /// environment's open component intervals by component name (empty for a new environment).
-    pub(crate) fn new(mut snapshot: Snapshot, open: &HashMap<String, OpenState>) -> Prepared {
+    ///
+    /// `unparsed` are components the reader left out of `snapshot` whose open interval holds a
+    /// state with their quick hash (the caller checked): they are taken as unchanged.
+    pub(crate) fn new(
+        mut snapshot: Snapshot,
+        open: &HashMap<String, OpenState>,
+        unparsed: &[UnparsedComponent],
+    ) -> Prepared {
         let states: Vec<_> = snapshot.take_component_states().into_iter().collect();
         let (components, artifacts) = rayon::join(
             || {
@@ -104,6 +109,20 @@ impl Prepared {
                             }
                         }
                     })
+                    .chain(unparsed.par_iter().map(|component| {
+                        let key = component.component.to_string();
+                        let held = &open[&key];
+                        debug_assert_eq!(held.quick, Some(component.quick));
+                        Item {
+                            hash: held.hash.clone(),
+                            key,
+                            body: Vec::new(),
+                            digests: Vec::new(),
+                            index_digest: None,
+                            quick: Some(component.quick),
+                            unchanged: true,
+                        }
+                    }))
                     .collect::<Vec<_>>()
             },
             || {
@@ -125,6 +144,11 @@ impl Prepared {
                     .collect::<Vec<_>>()
             },
         );
+        let mut components = components;
+        if !unparsed.is_empty() {
+            // The items root and the writes go by component name, as the parsed states do.
+            components.par_sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        }
         let header = snapshot.header();
         let items_root = root_of(&components, &artifacts);
         let content_hash = content_hash(&canonical_json(&header), &items_root);
@@ -138,18 +162,9 @@ impl Prepared {
     }
 }
 
-/// The quick hash of a state: sha256 of its compact `serde_json` bytes (serialised into a
-/// per-thread buffer, then hashed in one pass).
+/// The quick hash of a state (see the module docs).
 pub(crate) fn quick_hash(state: &ComponentState) -> QuickHash {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    BUFFER.with_borrow_mut(|buffer| {
-        buffer.clear();
-        serde_json::to_writer(&mut *buffer, state)
-            .expect("envtrail's types always serialise to JSON");
-        Sha256::digest(buffer.as_slice()).into()
-    })
+    state.quick_hash()
 }
 
 /// The canonical JSON of an item is both what its hash covers and the body the store keeps: one
@@ -192,7 +207,7 @@ mod tests {
             .build();
         s.normalize();
         let expected = envtrail_model::canonical::snapshot_content_hash(&s);
-        let prepared = Prepared::new(s, &HashMap::new());
+        let prepared = Prepared::new(s, &HashMap::new(), &[]);
         assert_eq!(prepared.content_hash, expected);
         assert_eq!(prepared.components.len(), 2);
         assert_eq!(

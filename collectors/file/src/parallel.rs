@@ -12,11 +12,14 @@
 //! fields needs that), so every workload was built twice, on one thread. Here the top-level scan
 //! only checks syntax and notes where each field's value lies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use envtrail_model::snapshot::{InfraItem, Source};
-use envtrail_model::{EnvName, Snapshot, Timestamp};
+use envtrail_model::{
+    ComponentState, EnvName, QuickHash, Snapshot, Timestamp, UnparsedComponent, UnparsedWorkload,
+    Workload,
+};
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
@@ -64,7 +67,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
 
 /// Parses `bytes` as the derived `Deserialize` of [`Snapshot`] would, with the large arrays in
 /// parallel; `None` when the document needs the slow parse (see the module docs).
+#[cfg(test)]
 pub(crate) fn parse(bytes: &[u8]) -> Option<Snapshot> {
+    parse_leaving(bytes, |_| HashMap::new()).map(|(snapshot, _)| snapshot)
+}
+
+/// [`parse`], leaving out the components whose workload texts have the quick hash that
+/// `known(environment)` gives for them (see [`leave_unchanged`]).
+pub(crate) fn parse_leaving(
+    bytes: &[u8],
+    known: impl FnOnce(&EnvName) -> HashMap<String, QuickHash>,
+) -> Option<(Snapshot, Vec<UnparsedComponent>)> {
     let Fields(fields) = serde_json::from_slice(bytes).ok()?;
     let mut schema = None;
     let mut environment = None;
@@ -76,7 +89,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Snapshot> {
     let mut extra = BTreeMap::new();
     for (name, raw) in fields {
         let fresh = match (name.as_str(), raw) {
-            ("workloads", Raw::Elements(elements)) => set(&mut workloads, each(elements)?),
+            // Parsed last, once the environment and the infrastructure are known.
+            ("workloads", Raw::Elements(elements)) => set(&mut workloads, elements),
             ("artifacts", Raw::Elements(elements)) => set(&mut artifacts, each(elements)?),
             (_, Raw::Elements(_)) => unreachable!("only the SPLIT fields are split"),
             ("schema", Raw::Whole(raw)) => set(&mut schema, one::<String>(raw)?),
@@ -92,16 +106,101 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Snapshot> {
             return None;
         }
     }
-    Some(Snapshot {
+    let environment = environment?;
+    let infrastructure = infrastructure.unwrap_or_default();
+    let (workloads, unparsed) = match workloads {
+        Some(elements) if !elements.is_empty() => {
+            leave_unchanged(elements, &known(&environment), &infrastructure)?
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let snapshot = Snapshot {
         schema: schema?,
-        environment: environment?,
+        environment,
         taken_at: taken_at?,
         sources: sources.unwrap_or_default(),
-        workloads: workloads.unwrap_or_default(),
+        workloads,
         artifacts: artifacts.unwrap_or_default(),
-        infrastructure: infrastructure.unwrap_or_default(),
+        infrastructure,
         extra,
-    })
+    };
+    Some((snapshot, unparsed))
+}
+
+/// What the checks between fields need of a workload that may be left unparsed. Parsing only
+/// these fields still checks the element's syntax, but builds nothing else.
+#[derive(Deserialize)]
+struct WorkloadHead {
+    component: String,
+    source: String,
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+/// Parses the workload elements, except those of components whose element texts, in document
+/// order, have the quick hash `known` holds for the component: those bytes are exactly the
+/// compact serialisation of the state the store holds, so parsing them would give that state
+/// again ([`ComponentState::quick_hash_of_workload_texts`]). A component that also has
+/// infrastructure items in the document is always parsed.
+fn leave_unchanged(
+    elements: Vec<&RawValue>,
+    known: &HashMap<String, QuickHash>,
+    infrastructure: &[InfraItem],
+) -> Option<(Vec<Workload>, Vec<UnparsedComponent>)> {
+    if known.is_empty() {
+        return Some((each(elements)?, Vec::new()));
+    }
+    let heads: Vec<WorkloadHead> = elements
+        .par_iter()
+        .with_min_len(256)
+        .map(|element| serde_json::from_str(element.get()).ok())
+        .collect::<Option<_>>()?;
+    let mut by_component: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, head) in heads.iter().enumerate() {
+        by_component.entry(&head.component).or_default().push(i);
+    }
+    for item in infrastructure {
+        by_component.remove(item.component.as_str());
+    }
+    let mut unchanged: Vec<(&str, QuickHash, Vec<usize>)> = by_component
+        .into_par_iter()
+        .filter_map(|(name, indexes)| {
+            let held = known.get(name)?;
+            let quick = ComponentState::quick_hash_of_workload_texts(
+                indexes.iter().map(|&i| elements[i].get()),
+            );
+            (quick == *held).then_some((name, quick, indexes))
+        })
+        .collect();
+    unchanged.sort_unstable_by_key(|(name, _, _)| *name);
+    let mut skip = vec![false; elements.len()];
+    let mut unparsed = Vec::with_capacity(unchanged.len());
+    for (name, quick, indexes) in unchanged {
+        let workloads = indexes
+            .into_iter()
+            .map(|index| {
+                skip[index] = true;
+                UnparsedWorkload {
+                    index,
+                    source: heads[index].source.clone(),
+                    reference: heads[index].reference.clone(),
+                }
+            })
+            .collect();
+        unparsed.push(UnparsedComponent {
+            component: name.parse().ok()?,
+            quick,
+            workloads,
+        });
+    }
+    let parsed = each(
+        elements
+            .into_iter()
+            .zip(skip)
+            .filter_map(|(element, skip)| (!skip).then_some(element))
+            .collect(),
+    )?;
+    Some((parsed, unparsed))
 }
 
 /// Fills `slot`; false if it was already filled (a duplicate field).
