@@ -179,6 +179,7 @@ pub fn collect(cli: &Cli, envs: &[String]) -> Result<Outcome> {
             stored: outcome.stored,
             components_changed: outcome.components_changed,
             components: outcome.components,
+            components_parsed: None,
         });
     }
     let result = ImportResult {

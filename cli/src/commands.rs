@@ -12,7 +12,7 @@ use envtrail_model::output::{
     HistoryEvent, IMPORT_SCHEMA, ImportResult, ImportedSnapshot, Report,
 };
 use envtrail_model::view::{EnvironmentState, ReportInput};
-use envtrail_model::{ComponentName, EnvName, Severity, Snapshot, Timestamp};
+use envtrail_model::{ComponentName, EnvName, Severity, Timestamp};
 use envtrail_store::{Store, StoreError};
 
 use crate::args::{Cli, Command, Format, ReportArgs};
@@ -216,10 +216,12 @@ fn import(cli: &Cli, files: &[std::path::PathBuf]) -> Result<Outcome> {
     };
     let mut imported = Vec::with_capacity(documents.len());
     for (file, bytes, parsed) in documents {
+        let mut left_unparsed = parsed.unparsed.len();
         let outcome = match store.import_parts(parsed.snapshot, parsed.unparsed) {
             // A component left unparsed changed since the file was read (an earlier file of
             // this command, or another writer): read this file in full.
             Err(StoreError::UnparsedChanged { .. }) => {
+                left_unparsed = 0;
                 store.import(envtrail_collect_file::parse_snapshot(&file, &bytes)?)
             }
             other => other,
@@ -231,6 +233,7 @@ fn import(cli: &Cli, files: &[std::path::PathBuf]) -> Result<Outcome> {
             stored: outcome.stored,
             components_changed: outcome.components_changed,
             components: outcome.components,
+            components_parsed: Some(outcome.components - left_unparsed),
         });
     }
     let result = ImportResult {

@@ -354,3 +354,111 @@ fn markdown_and_table_formats_render() {
     let table = ws.run(&["envs"]);
     assert!(table.stdout.contains("staging"), "{}", table.stdout);
 }
+
+/// Compact JSON of a normalised snapshot: how collectors and `envtrail-fleet` write documents,
+/// the layout in which `import` leaves the components the store already holds unparsed.
+fn compact(doc: serde_json::Value) -> String {
+    let mut snapshot: envtrail_model::Snapshot = serde_json::from_value(doc).unwrap();
+    snapshot.normalize();
+    serde_json::to_string(&snapshot).unwrap()
+}
+
+#[test]
+fn components_left_unparsed_are_stored_as_a_full_parse_stores_them() {
+    let s1 = snapshot(
+        "prod",
+        T1,
+        &[
+            ("api", 'a', &[("LOG", "info")]),
+            ("web", 'b', &[]),
+            ("db", 'c', &[]),
+        ],
+    );
+    // api's config changes, then goes back to what it was while web changes.
+    let s2 = snapshot(
+        "prod",
+        T2,
+        &[
+            ("api", 'a', &[("LOG", "debug")]),
+            ("web", 'b', &[]),
+            ("db", 'c', &[]),
+        ],
+    );
+    let s3 = snapshot(
+        "prod",
+        T3,
+        &[
+            ("api", 'a', &[("LOG", "info")]),
+            ("web", 'd', &[]),
+            ("db", 'c', &[]),
+        ],
+    );
+    let newest = |ws: &Workspace| {
+        let envs = ws.run(&["--format", "json", "envs"]).json();
+        envs["environments"][0]["newest"]["hash"].clone()
+    };
+    let import = |ws: &Workspace, files: &[&std::path::Path]| {
+        let mut args = vec!["--format", "json", "import"];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let run = ws.run(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()
+    };
+
+    // One file per command, compact: each import leaves what did not change unparsed.
+    let one_by_one = Workspace::new();
+    let files: Vec<_> = [&s1, &s2, &s3]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| one_by_one.write(&format!("s{i}.json"), &compact((*s).clone())))
+        .collect();
+    let parsed: Vec<_> = files
+        .iter()
+        .map(|file| import(&one_by_one, &[file])["imported"][0]["components_parsed"].clone())
+        .collect();
+    // s1 into a new store: all three; s2: api; s3: api and web.
+    assert_eq!(parsed, [json!(3), json!(1), json!(2)]);
+    // s2 and s3 in one command: s3's api is left unparsed against the state before the
+    // command, which s2 changes first, so s3 is read again in full.
+    let together = Workspace::new();
+    import(&together, &[&files[0]]);
+    let out = import(&together, &[&files[2], &files[1]]);
+    let changed: Vec<_> = out["imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["components_changed"].clone())
+        .collect();
+    assert_eq!(
+        changed,
+        [json!(1), json!(2)],
+        "s2 then s3, in time order: {out}"
+    );
+    let parsed: Vec<_> = out["imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["components_parsed"].clone())
+        .collect();
+    assert_eq!(parsed, [json!(1), json!(3)], "s3 read again in full: {out}");
+    // Pretty-printed documents: everything parsed.
+    let pretty = Workspace::new();
+    for (i, s) in [&s1, &s2, &s3].iter().enumerate() {
+        let file = pretty.write_json(&format!("p{i}.json"), s);
+        import(&pretty, &[&file]);
+    }
+
+    let expected = newest(&pretty);
+    assert!(expected.is_string(), "{expected}");
+    assert_eq!(newest(&one_by_one), expected, "the same chain");
+    assert_eq!(newest(&together), expected, "the same chain");
+    let mut s3_normalized: envtrail_model::Snapshot = serde_json::from_value(s3).unwrap();
+    s3_normalized.normalize();
+    for ws in [&one_by_one, &together] {
+        let run = ws.run(&["export", "--env", "prod", "--at", T3]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let exported: envtrail_model::Snapshot = serde_json::from_value(run.json()).unwrap();
+        assert_eq!(exported, s3_normalized);
+        assert_eq!(ws.run(&["verify"]).code, 0);
+    }
+}

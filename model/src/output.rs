@@ -326,6 +326,11 @@ pub struct ImportedSnapshot {
     pub components_changed: usize,
     /// Components in the snapshot.
     pub components: usize,
+    /// `import`: of `components`, those whose workloads were parsed from the file. The others'
+    /// bytes were exactly the states the store already held for them, so they were stored as
+    /// those states without being parsed again (docs/store.md). Absent for `collect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components_parsed: Option<usize>,
 }
 
 /// `envtrail import`.

@@ -305,7 +305,10 @@ impl Snapshot {
     /// [`Snapshot::validate`] for a snapshot whose `unparsed` components were left out of
     /// `workloads` by the reader: their workloads take part in the checks between fields (the
     /// source exists, no workload twice), and none of them may also be among the parsed items.
-    pub fn validate_with(&self, unparsed: &[UnparsedComponent]) -> Result<(), SnapshotError> {
+    pub fn validate_with<'a>(
+        &'a self,
+        unparsed: &'a [UnparsedComponent],
+    ) -> Result<(), SnapshotError> {
         if self.schema != SNAPSHOT_SCHEMA {
             return Err(SnapshotError::Schema(self.schema.clone()));
         }
@@ -321,23 +324,25 @@ impl Snapshot {
                 ));
             }
         }
+        // A workload's place: its source exists and no other workload has its (source, ref).
         let mut refs = HashSet::new();
+        let mut place = |index: usize, source: &'a str, reference: &'a str| {
+            if !ids.contains(source) {
+                return Err(field(
+                    format!("workloads[{index}].source"),
+                    format!("{source:?} is not one of the snapshot's sources"),
+                ));
+            }
+            if !refs.insert((source, reference)) {
+                return Err(field(
+                    format!("workloads[{index}].ref"),
+                    format!("duplicate workload {reference:?} in source {source:?}"),
+                ));
+            }
+            Ok(())
+        };
         for (i, w) in self.workloads.iter().enumerate() {
-            if !ids.contains(w.source.as_str()) {
-                return Err(field(
-                    format!("workloads[{i}].source"),
-                    format!("{:?} is not one of the snapshot's sources", w.source),
-                ));
-            }
-            if !refs.insert((w.source.as_str(), w.reference.as_str())) {
-                return Err(field(
-                    format!("workloads[{i}].ref"),
-                    format!(
-                        "duplicate workload {:?} in source {:?}",
-                        w.reference, w.source
-                    ),
-                ));
-            }
+            place(i, &w.source, &w.reference)?;
             let mut names = HashSet::new();
             for (j, c) in w.containers.iter().enumerate() {
                 if !names.insert((c.init, c.name.as_str())) {
@@ -373,22 +378,7 @@ impl Snapshot {
                 ));
             }
             for w in &component.workloads {
-                let at = format!("workloads[{}]", w.index);
-                if !ids.contains(w.source.as_str()) {
-                    return Err(field(
-                        format!("{at}.source"),
-                        format!("{:?} is not one of the snapshot's sources", w.source),
-                    ));
-                }
-                if !refs.insert((w.source.as_str(), w.reference.as_str())) {
-                    return Err(field(
-                        format!("{at}.ref"),
-                        format!(
-                            "duplicate workload {:?} in source {:?}",
-                            w.reference, w.source
-                        ),
-                    ));
-                }
+                place(w.index, &w.source, &w.reference)?;
             }
         }
         if !left_out.is_empty() {

@@ -12,6 +12,7 @@
 //! fields needs that), so every workload was built twice, on one thread. Here the top-level scan
 //! only checks syntax and notes where each field's value lies.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -127,14 +128,46 @@ pub(crate) fn parse_leaving(
     Some((snapshot, unparsed))
 }
 
-/// What the checks between fields need of a workload that may be left unparsed. Parsing only
-/// these fields still checks the element's syntax, but builds nothing else.
+/// What the checks between fields need of a workload that may be left unparsed.
 #[derive(Deserialize)]
-struct WorkloadHead {
-    component: String,
-    source: String,
-    #[serde(rename = "ref")]
-    reference: String,
+struct WorkloadHead<'a> {
+    #[serde(borrow)]
+    component: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(rename = "ref", borrow)]
+    reference: Cow<'a, str>,
+}
+
+impl<'a> WorkloadHead<'a> {
+    /// The head of a workload element. A compact serialisation (every text a store's quick hash
+    /// can match) starts with these three fields in this order, so they are read off the first
+    /// bytes; any other element is parsed for them, which also checks its syntax. Heads read off
+    /// an element that is not a stored state's text only group it: it is parsed anyway.
+    fn of(text: &'a str) -> Option<Self> {
+        Self::compact(text).or_else(|| serde_json::from_str(text).ok())
+    }
+
+    fn compact(text: &'a str) -> Option<Self> {
+        let rest = text.strip_prefix(r#"{"component":""#)?;
+        let (component, rest) = rest.split_once('"')?;
+        let rest = rest.strip_prefix(r#","source":""#)?;
+        let (source, rest) = rest.split_once('"')?;
+        let rest = rest.strip_prefix(r#","ref":""#)?;
+        let (reference, _) = rest.split_once('"')?;
+        // An escape (`\"` ends no string) is serde's to read.
+        if [component, source, reference]
+            .iter()
+            .any(|s| s.contains('\\'))
+        {
+            return None;
+        }
+        Some(Self {
+            component: Cow::Borrowed(component),
+            source: Cow::Borrowed(source),
+            reference: Cow::Borrowed(reference),
+        })
+    }
 }
 
 /// Parses the workload elements, except those of components whose element texts, in document
@@ -153,7 +186,7 @@ fn leave_unchanged(
     let heads: Vec<WorkloadHead> = elements
         .par_iter()
         .with_min_len(256)
-        .map(|element| serde_json::from_str(element.get()).ok())
+        .map(|element| WorkloadHead::of(element.get()))
         .collect::<Option<_>>()?;
     let mut by_component: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, head) in heads.iter().enumerate() {
@@ -182,8 +215,8 @@ fn leave_unchanged(
                 skip[index] = true;
                 UnparsedWorkload {
                     index,
-                    source: heads[index].source.clone(),
-                    reference: heads[index].reference.clone(),
+                    source: heads[index].source.to_string(),
+                    reference: heads[index].reference.to_string(),
                 }
             })
             .collect();
@@ -294,6 +327,31 @@ mod tests {
         let expected: Vec<String> = (0..1000).map(|i| format!("c{i:04}")).collect();
         assert_eq!(names, expected);
         same_as_serde(&doc);
+    }
+
+    #[test]
+    fn a_workload_head_is_read_off_compact_text_and_parsed_from_any_other() {
+        let compact =
+            r#"{"component":"api","source":"k8s/prod","ref":"Deployment/p/api","containers":[]}"#;
+        let head = WorkloadHead::compact(compact).expect("the compact layout");
+        assert!(matches!(head.component, Cow::Borrowed("api")));
+        assert_eq!(
+            (&*head.source, &*head.reference),
+            ("k8s/prod", "Deployment/p/api")
+        );
+        for other in [
+            r#"{"component":"api","source":"k8s/prod","ref":"Deployment/p/a\"pi"}"#,
+            r#"{"source":"k8s/prod","component":"api","ref":"Deployment/p/a\"pi"}"#,
+            r#"{ "component": "api", "source": "k8s/prod", "ref": "Deployment/p/a\"pi" }"#,
+        ] {
+            assert!(WorkloadHead::compact(other).is_none(), "{other}");
+            let head = WorkloadHead::of(other).expect("serde reads it");
+            assert_eq!(
+                (&*head.component, &*head.source, &*head.reference),
+                ("api", "k8s/prod", "Deployment/p/a\"pi")
+            );
+        }
+        assert!(WorkloadHead::of(r#"{"component":"api"}"#).is_none());
     }
 
     #[test]
