@@ -2,10 +2,12 @@
 //! that appends the snapshot row, extends the chain, writes only the states and intervals that
 //! changed and records first sightings. Any failure rolls the whole snapshot back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use envtrail_model::EnvName;
-use envtrail_model::canonical::{GENESIS, chain_link};
+use envtrail_model::canonical::{
+    GENESIS, ItemKind, canonical_json, chain_link, content_hash, items_root,
+};
 use envtrail_model::view::SnapshotRef;
 use envtrail_model::{QuickHash, Snapshot, Timestamp, UnparsedComponent};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -15,8 +17,11 @@ use crate::interval::{OPEN_LEVEL, fork_node};
 use crate::lookup::{
     KIND_ARTIFACT, KIND_COMPONENT, REF_COLUMNS, bodies_table, from_nanos, snapshot_ref,
 };
-use crate::prepare::{Item, OpenState, Prepared};
+use crate::prepare::{
+    Item, OpenState, Prepared, artifact_item, component_item, to_body, unparsed_item,
+};
 use crate::{ImportOutcome, Store};
+use rayon::prelude::*;
 
 impl Store {
     /// Stores `snapshot` (after [`Snapshot::validate`] and [`Snapshot::normalize`]) in one
@@ -102,8 +107,32 @@ impl Store {
                     .into());
                 }
             }
-            let prepared = Prepared::new(snapshot, &open, unparsed);
-            write(&tx, environment, taken_at, nanos, &prepared, open)
+            let newest = match existing_env_id(&tx, environment)? {
+                Some(env_id) => newest_snapshot(&tx, env_id)?,
+                None => None,
+            };
+            // A snapshot newer than every stored one of its environment cannot be one of them
+            // (the content hash covers `taken_at`), so its rows can be written while the rest
+            // is still being hashed. Not from inside the rayon pool, whose threads the writing
+            // would wait for. A snapshot that is not newer is stored already (then stored
+            // once) or out of order, which the content hash decides: everything is hashed first.
+            let newer = newest.as_ref().is_none_or(|newest| newest.taken_at < nanos);
+            if newer && rayon::current_thread_index().is_none() {
+                let newest_seq = newest.map_or(0, |newest| newest.seq);
+                write_streaming(
+                    &tx,
+                    environment,
+                    taken_at,
+                    nanos,
+                    snapshot,
+                    open,
+                    unparsed,
+                    newest_seq,
+                )
+            } else {
+                let prepared = Prepared::new(snapshot, &open, unparsed);
+                write(&tx, environment, taken_at, nanos, &prepared, open)
+            }
         })()
         .and_then(|outcome| {
             tx.commit()?;
@@ -251,6 +280,172 @@ fn write(
     })
 }
 
+/// An environment's newest stored snapshot.
+struct Newest {
+    seq: i64,
+    taken_at: i64,
+}
+
+fn newest_snapshot(tx: &Connection, env_id: i64) -> rusqlite::Result<Option<Newest>> {
+    tx.prepare_cached(
+        "SELECT seq, taken_at FROM snapshots WHERE env_id = ?1 ORDER BY seq DESC LIMIT 1",
+    )?
+    .query_row([env_id], |row| {
+        Ok(Newest {
+            seq: row.get(0)?,
+            taken_at: row.get(1)?,
+        })
+    })
+    .optional()
+}
+
+/// Components prepared per message of [`write_streaming`]: enough to keep both cores busy,
+/// little enough that the bodies in flight stay a few MB.
+const STREAM_CHUNK: usize = 1024;
+
+/// The writes of a snapshot newer than every stored one of its environment, inside `tx`, while
+/// its items are still being prepared: a producer thread hashes component states a chunk at a
+/// time on the rayon pool (then the artifacts) and this thread writes each chunk as it comes, so
+/// that SQLite's single writer and the hashing overlap. The snapshot row comes last, once the
+/// items root is known, with the id the store would have given it first. The rows written are
+/// those [`write`] writes; only interval and body row ids may come in another order.
+#[allow(clippy::too_many_arguments)]
+fn write_streaming(
+    tx: &Transaction<'_>,
+    env: &EnvName,
+    taken_at: Timestamp,
+    nanos: i64,
+    mut snapshot: Snapshot,
+    open_components: HashMap<String, OpenState>,
+    unparsed: &[UnparsedComponent],
+    newest_seq: i64,
+) -> Result<ImportOutcome, Fail> {
+    let env_id = env_id(tx, env)?;
+    let seq = newest_seq + 1;
+    let snapshot_id: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(id), 0) + 1 FROM snapshots",
+        [],
+        |row| row.get(0),
+    )?;
+    let open_artifacts = open_states(tx, env_id, KIND_ARTIFACT)?;
+    let header = snapshot.header();
+    let states: Vec<_> = snapshot.take_component_states().into_iter().collect();
+    let artifacts = std::mem::take(&mut snapshot.artifacts);
+    let writer = Writer {
+        tx,
+        env_id,
+        seq,
+        snapshot_id,
+    };
+
+    // (kind, key, hash) of every item, for the items root.
+    let mut hashes: Vec<(i64, String, String)> =
+        Vec::with_capacity(states.len() + unparsed.len() + artifacts.len());
+    let mut seen: HashSet<String> = HashSet::with_capacity(states.len() + unparsed.len());
+    for component in unparsed {
+        let item = unparsed_item(component, &open_components);
+        seen.insert(item.key.clone());
+        hashes.push((KIND_COMPONENT, item.key, item.hash));
+    }
+    let mut changed = 0;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<(i64, Vec<Item>)>(2);
+    let open = &open_components;
+    let written = std::thread::scope(|scope| -> Result<(), Fail> {
+        scope.spawn(move || {
+            for chunk in states.chunks(STREAM_CHUNK) {
+                let items = chunk
+                    .par_iter()
+                    .with_min_len(64)
+                    .map(|(name, state)| component_item(name, state, open))
+                    .collect();
+                if sender.send((KIND_COMPONENT, items)).is_err() {
+                    return; // the writer stopped on an error
+                }
+            }
+            let items = artifacts.par_iter().map(artifact_item).collect();
+            let _ = sender.send((KIND_ARTIFACT, items));
+        });
+        let mut components_done = false;
+        for (kind, items) in &receiver {
+            if kind == KIND_ARTIFACT && !components_done {
+                components_done = true;
+                changed += writer.close_unseen(open, &seen)?;
+                seen.clear();
+            }
+            for item in items {
+                let held = if kind == KIND_COMPONENT {
+                    open.get(&item.key)
+                } else {
+                    open_artifacts.get(&item.key)
+                };
+                if writer.apply_one(kind, &item, held)? && kind == KIND_COMPONENT {
+                    changed += 1;
+                }
+                seen.insert(item.key.clone());
+                hashes.push((kind, item.key, item.hash));
+            }
+        }
+        // Dropping the receiver ends a producer stopped by an error.
+        drop(receiver);
+        if !components_done {
+            // Not reached: the producer always sends the artifacts, even none.
+            changed += writer.close_unseen(open, &seen)?;
+            seen.clear();
+        }
+        writer.close_unseen(&open_artifacts, &seen)?;
+        Ok(())
+    });
+    written?;
+
+    let items_root = items_root(hashes.iter().map(|(kind, key, hash)| {
+        let kind = if *kind == KIND_COMPONENT {
+            ItemKind::Component
+        } else {
+            ItemKind::Artifact
+        };
+        (kind, key.as_str(), hash.as_str())
+    }));
+    let content_hash = content_hash(&canonical_json(&header), &items_root);
+    let prev_link: String = tx
+        .prepare_cached("SELECT link FROM snapshots ORDER BY id DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?
+        .unwrap_or_else(|| GENESIS.to_owned());
+    let link = chain_link(&prev_link, &content_hash);
+    let components = hashes
+        .iter()
+        .filter(|(kind, _, _)| *kind == KIND_COMPONENT)
+        .count();
+    tx.prepare_cached(
+        "INSERT INTO snapshots (id, env_id, seq, taken_at, header, items_root, content_hash, \
+         prev_link, link, components) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        snapshot_id,
+        env_id,
+        seq,
+        nanos,
+        to_body(&header),
+        items_root,
+        content_hash,
+        prev_link,
+        link,
+        components as i64,
+    ])?;
+    Ok(ImportOutcome {
+        snapshot: SnapshotRef {
+            id: snapshot_id,
+            environment: env.clone(),
+            seq,
+            taken_at,
+            hash: link,
+        },
+        stored: true,
+        components,
+        components_changed: changed,
+    })
+}
+
 /// The environment's id, if it has any snapshot.
 fn existing_env_id(tx: &Connection, env: &EnvName) -> rusqlite::Result<Option<i64>> {
     tx.prepare_cached("SELECT id FROM environments WHERE name = ?1")?
@@ -324,23 +519,53 @@ impl Writer<'_, '_> {
     ) -> rusqlite::Result<usize> {
         let mut changed = 0;
         for item in items {
-            match open.remove(item.key.as_str()) {
-                Some(held) if held.hash == item.hash => continue,
-                Some(held) => self.close(held.interval, held.from)?,
-                None => {}
+            let held = open.remove(item.key.as_str());
+            if self.apply_one(kind, item, held.as_ref())? {
+                changed += 1;
             }
-            debug_assert!(
-                !item.unchanged,
-                "an unchanged item matches its open interval"
-            );
-            changed += 1;
-            self.open(kind, item)?;
         }
         for held in open.into_values() {
             changed += 1;
             self.close(held.interval, held.from)?;
         }
         Ok(changed)
+    }
+
+    /// Brings one key in line with `item`, given the interval `held` open for it: nothing when
+    /// it holds the same body, else it is closed and a new one opened. True if it changed.
+    fn apply_one(
+        &self,
+        kind: i64,
+        item: &Item,
+        held: Option<&OpenState>,
+    ) -> rusqlite::Result<bool> {
+        match held {
+            Some(held) if held.hash == item.hash => return Ok(false),
+            Some(held) => self.close(held.interval, held.from)?,
+            None => {}
+        }
+        debug_assert!(
+            !item.unchanged,
+            "an unchanged item matches its open interval"
+        );
+        self.open(kind, item)?;
+        Ok(true)
+    }
+
+    /// Closes the intervals of `open` whose key is not in `seen` (vanished keys); how many.
+    fn close_unseen(
+        &self,
+        open: &HashMap<String, OpenState>,
+        seen: &HashSet<String>,
+    ) -> rusqlite::Result<usize> {
+        let mut closed = 0;
+        for (key, held) in open {
+            if !seen.contains(key) {
+                closed += 1;
+                self.close(held.interval, held.from)?;
+            }
+        }
+        Ok(closed)
     }
 
     fn close(&self, id: i64, from: i64) -> rusqlite::Result<()> {

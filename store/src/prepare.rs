@@ -16,7 +16,9 @@
 use std::collections::HashMap;
 
 use envtrail_model::canonical::{ItemKind, canonical_json, content_hash, items_root, sha256_hex};
-use envtrail_model::{ComponentState, Digest, Snapshot, UnparsedComponent};
+use envtrail_model::{
+    Artifact, ComponentName, ComponentState, Digest, Snapshot, UnparsedComponent,
+};
 use rayon::prelude::*;
 
 pub(crate) use envtrail_model::QuickHash;
@@ -82,65 +84,19 @@ impl Prepared {
                 states
                     .par_iter()
                     .with_min_len(64)
-                    .map(|(name, state)| {
-                        let key = name.to_string();
-                        let quick = quick_hash(state);
-                        match open.get(&key) {
-                            Some(held) if held.quick == Some(quick) => Item {
-                                key,
-                                hash: held.hash.clone(),
-                                body: Vec::new(),
-                                digests: Vec::new(),
-                                index_digest: None,
-                                quick: Some(quick),
-                                unchanged: true,
-                            },
-                            _ => {
-                                let (hash, body) = hash_and_body(state);
-                                Item {
-                                    key,
-                                    hash,
-                                    body,
-                                    digests: state.artifact_digests().into_iter().collect(),
-                                    index_digest: None,
-                                    quick: Some(quick),
-                                    unchanged: false,
-                                }
-                            }
-                        }
-                    })
-                    .chain(unparsed.par_iter().map(|component| {
-                        let key = component.component.to_string();
-                        let held = &open[&key];
-                        debug_assert_eq!(held.quick, Some(component.quick));
-                        Item {
-                            hash: held.hash.clone(),
-                            key,
-                            body: Vec::new(),
-                            digests: Vec::new(),
-                            index_digest: None,
-                            quick: Some(component.quick),
-                            unchanged: true,
-                        }
-                    }))
+                    .map(|(name, state)| component_item(name, state, open))
+                    .chain(
+                        unparsed
+                            .par_iter()
+                            .map(|component| unparsed_item(component, open)),
+                    )
                     .collect::<Vec<_>>()
             },
             || {
                 snapshot
                     .artifacts
                     .par_iter()
-                    .map(|a| {
-                        let (hash, body) = hash_and_body(a);
-                        Item {
-                            key: a.digest.to_string(),
-                            hash,
-                            body,
-                            digests: Vec::new(),
-                            index_digest: a.index_digest.clone(),
-                            quick: None,
-                            unchanged: false,
-                        }
-                    })
+                    .map(artifact_item)
                     .collect::<Vec<_>>()
             },
         );
@@ -162,6 +118,74 @@ impl Prepared {
     }
 }
 
+/// A component's state ready to store, or recognised by its quick hash as the state its open
+/// interval holds (`open`, by component name).
+pub(crate) fn component_item(
+    name: &ComponentName,
+    state: &ComponentState,
+    open: &HashMap<String, OpenState>,
+) -> Item {
+    let key = name.to_string();
+    let quick = quick_hash(state);
+    match open.get(&key) {
+        Some(held) if held.quick == Some(quick) => Item {
+            key,
+            hash: held.hash.clone(),
+            body: Vec::new(),
+            digests: Vec::new(),
+            index_digest: None,
+            quick: Some(quick),
+            unchanged: true,
+        },
+        _ => {
+            let (hash, body) = hash_and_body(state);
+            Item {
+                key,
+                hash,
+                body,
+                digests: state.artifact_digests().into_iter().collect(),
+                index_digest: None,
+                quick: Some(quick),
+                unchanged: false,
+            }
+        }
+    }
+}
+
+/// A component the reader left unparsed: the state its open interval holds (the caller checked
+/// the quick hash).
+pub(crate) fn unparsed_item(
+    component: &UnparsedComponent,
+    open: &HashMap<String, OpenState>,
+) -> Item {
+    let key = component.component.to_string();
+    let held = &open[&key];
+    debug_assert_eq!(held.quick, Some(component.quick));
+    Item {
+        hash: held.hash.clone(),
+        key,
+        body: Vec::new(),
+        digests: Vec::new(),
+        index_digest: None,
+        quick: Some(component.quick),
+        unchanged: true,
+    }
+}
+
+/// An artifact's facts ready to store.
+pub(crate) fn artifact_item(artifact: &Artifact) -> Item {
+    let (hash, body) = hash_and_body(artifact);
+    Item {
+        key: artifact.digest.to_string(),
+        hash,
+        body,
+        digests: Vec::new(),
+        index_digest: artifact.index_digest.clone(),
+        quick: None,
+        unchanged: false,
+    }
+}
+
 /// The quick hash of a state (see the module docs).
 pub(crate) fn quick_hash(state: &ComponentState) -> QuickHash {
     state.quick_hash()
@@ -169,13 +193,13 @@ pub(crate) fn quick_hash(state: &ComponentState) -> QuickHash {
 
 /// The canonical JSON of an item is both what its hash covers and the body the store keeps: one
 /// serialisation instead of two, and a stored body that re-hashes to its hash byte for byte.
-fn hash_and_body<T: serde::Serialize>(value: &T) -> (String, Vec<u8>) {
+pub(crate) fn hash_and_body<T: serde::Serialize>(value: &T) -> (String, Vec<u8>) {
     let body = canonical_json(value);
     (sha256_hex(&body), body)
 }
 
 /// The items root over prepared items.
-fn root_of(components: &[Item], artifacts: &[Item]) -> String {
+pub(crate) fn root_of(components: &[Item], artifacts: &[Item]) -> String {
     items_root(
         components
             .iter()
@@ -188,7 +212,7 @@ fn root_of(components: &[Item], artifacts: &[Item]) -> String {
     )
 }
 
-fn to_body<T: serde::Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn to_body<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("envtrail's types always serialise to JSON")
 }
 
