@@ -66,7 +66,9 @@ impl Store {
             taken_at,
             source,
         })?;
+        let bulk = BulkLoad::begin(&self.conn);
         let outcome = self.write_snapshot(&environment, taken_at, nanos, snapshot, &unparsed);
+        bulk.end(&self.conn);
         // Only a smaller cache for later reads is at stake: nothing to report if this fails.
         let _ = self.conn.pragma_update(None, "cache_size", before);
         outcome
@@ -169,6 +171,57 @@ impl Store {
         };
         inner().map_err(|f| f.reading(|| Scope::Environment(env.clone())))
     }
+}
+
+/// The first import into a store without snapshots is written straight into the database file
+/// under a rollback journal instead of through the WAL. In WAL mode a transaction's pages go to
+/// the WAL at commit and are copied into the database file again by the checkpoint that
+/// follows: a first import of a large fleet is hundreds of MB written twice. With a rollback
+/// journal each page is written once, and the journal only holds what the file held before
+/// (next to nothing), so a crash still leaves no partial snapshot: the journal rolls it back.
+/// `synchronous=FULL` while in that mode (NORMAL is only crash-safe with WAL). The store is put
+/// back in WAL mode after the import (and `Store::open` does so again in any case).
+///
+/// Leaving WAL needs the only connection to the file; if another one has it open, the switch
+/// fails and the import goes through the WAL as any other.
+struct BulkLoad {
+    active: bool,
+}
+
+impl BulkLoad {
+    fn begin(conn: &Connection) -> Self {
+        let empty = conn
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM snapshots)", [], |row| {
+                row.get::<_, bool>(0)
+            })
+            .unwrap_or(false);
+        if !empty {
+            return Self { active: false };
+        }
+        let switched = journal_mode(conn, "DELETE").is_some_and(|mode| mode == "delete");
+        if switched && conn.pragma_update(None, "synchronous", "FULL").is_err() {
+            // Never import with a rollback journal and NORMAL sync.
+            let _ = journal_mode(conn, "WAL");
+            return Self { active: false };
+        }
+        Self { active: switched }
+    }
+
+    fn end(self, conn: &Connection) {
+        // Nothing to report if this fails: the store stays crash-safe under the rollback
+        // journal with FULL sync, and `Store::open` puts WAL back.
+        if self.active && journal_mode(conn, "WAL").is_some_and(|mode| mode == "wal") {
+            let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        }
+    }
+}
+
+/// Sets the journal mode, returning the mode now in force (`None` on error).
+fn journal_mode(conn: &Connection, mode: &str) -> Option<String> {
+    conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |row| {
+        row.get(0)
+    })
+    .ok()
 }
 
 /// The page cache an import may fill before SQLite spills dirty pages to the WAL, in KiB. A first
@@ -942,6 +995,64 @@ mod tests {
         let err = store.import_parts(partial, vec![unparsed]).unwrap_err();
         assert!(matches!(err, StoreError::InvalidSnapshot { .. }), "{err}");
         assert_eq!(counts(&store), before, "nothing stored");
+    }
+
+    fn journal(store: &Store) -> (String, i64) {
+        let mode = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        (mode, sync)
+    }
+
+    #[test]
+    fn the_first_import_bypasses_the_wal_and_leaves_the_store_in_wal_mode() {
+        let (dir, mut store) = temp_store();
+        let wal = || std::fs::metadata(dir.path().join("envtrail.db-wal")).map_or(0, |m| m.len());
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        assert_eq!(
+            journal(&store),
+            ("wal".to_owned(), 1),
+            "WAL and NORMAL again"
+        );
+        assert_eq!(
+            wal(),
+            0,
+            "the first import's pages went straight to the file"
+        );
+        store.import(three("2026-01-01T01:00:00Z", 'c')).unwrap();
+        assert!(wal() > 0, "later imports go through the WAL");
+        assert_eq!(journal(&store), ("wal".to_owned(), 1));
+        assert!(store.verify().unwrap().ok);
+    }
+
+    #[test]
+    fn a_failed_first_import_stores_nothing_and_leaves_wal_mode() {
+        let (_dir, mut store) = temp_store();
+        let held = [(String::from("web"), [7u8; 32])];
+        let (partial, unparsed) = leave_out(three("2026-01-01T00:00:00Z", 'b'), "web", held[0].1);
+        let err = store.import_parts(partial, vec![unparsed]).unwrap_err();
+        assert!(matches!(err, StoreError::UnparsedChanged { .. }), "{err}");
+        assert!(
+            counts(&store).iter().all(|(_, n)| *n == 0),
+            "{:?}",
+            counts(&store)
+        );
+        assert_eq!(journal(&store), ("wal".to_owned(), 1));
+    }
+
+    #[test]
+    fn with_another_connection_open_the_first_import_goes_through_the_wal() {
+        let (dir, mut store) = temp_store();
+        let reader = Store::open(&dir.path().join("envtrail.db")).unwrap();
+        store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        assert_eq!(journal(&store), ("wal".to_owned(), 1));
+        assert_eq!(reader.environments().unwrap().len(), 1);
+        assert!(store.verify().unwrap().ok);
     }
 
     fn expected_link(prev: &str, mut snapshot: Snapshot) -> String {
