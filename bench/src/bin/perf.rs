@@ -265,7 +265,7 @@ fn large_fleet(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> anyhow::Result<(
             run + 1,
             args.import_runs,
             human_duration(*first_total.last().expect("pushed")),
-            human_duration(parsed),
+            human_duration(*first_parse.last().expect("pushed")),
             human_duration(*next_total.last().expect("pushed")),
             human_duration(*next_parse.last().expect("pushed")),
         );
