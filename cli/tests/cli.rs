@@ -365,33 +365,22 @@ fn compact(doc: serde_json::Value) -> String {
 
 #[test]
 fn components_left_unparsed_are_stored_as_a_full_parse_stores_them() {
-    let s1 = snapshot(
-        "prod",
-        T1,
-        &[
-            ("api", 'a', &[("LOG", "info")]),
-            ("web", 'b', &[]),
-            ("db", 'c', &[]),
-        ],
-    );
+    let prod = |at: &str, log: &str, web: char| {
+        snapshot(
+            "prod",
+            at,
+            &[
+                ("api", 'a', &[("LOG", log)]),
+                ("web", web, &[]),
+                ("db", 'c', &[]),
+            ],
+        )
+    };
     // api's config changes, then goes back to what it was while web changes.
-    let s2 = snapshot(
-        "prod",
-        T2,
-        &[
-            ("api", 'a', &[("LOG", "debug")]),
-            ("web", 'b', &[]),
-            ("db", 'c', &[]),
-        ],
-    );
-    let s3 = snapshot(
-        "prod",
-        T3,
-        &[
-            ("api", 'a', &[("LOG", "info")]),
-            ("web", 'd', &[]),
-            ("db", 'c', &[]),
-        ],
+    let (s1, s2, s3) = (
+        prod(T1, "info", 'b'),
+        prod(T2, "debug", 'b'),
+        prod(T3, "info", 'd'),
     );
     let newest = |ws: &Workspace| {
         let envs = ws.run(&["--format", "json", "envs"]).json();
@@ -423,23 +412,17 @@ fn components_left_unparsed_are_stored_as_a_full_parse_stores_them() {
     let together = Workspace::new();
     import(&together, &[&files[0]]);
     let out = import(&together, &[&files[2], &files[1]]);
-    let changed: Vec<_> = out["imported"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["components_changed"].clone())
-        .collect();
+    let per_file = |field: &str| -> Vec<serde_json::Value> {
+        let imported = out["imported"].as_array().unwrap();
+        imported.iter().map(|i| i[field].clone()).collect()
+    };
+    let changed = per_file("components_changed");
     assert_eq!(
         changed,
         [json!(1), json!(2)],
         "s2 then s3, in time order: {out}"
     );
-    let parsed: Vec<_> = out["imported"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["components_parsed"].clone())
-        .collect();
+    let parsed = per_file("components_parsed");
     assert_eq!(parsed, [json!(1), json!(3)], "s3 read again in full: {out}");
     // Pretty-printed documents: everything parsed.
     let pretty = Workspace::new();
