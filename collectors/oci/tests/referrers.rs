@@ -97,13 +97,9 @@ async fn a_referrer_signed_by_the_wrong_key_is_invalid() {
     sign_referrer(&c, "team/app", &img.digest, OCI_MANIFEST, &theirs)
         .await
         .unwrap();
-    let out = enrich(
-        snapshot(
-            "prod",
-            "2026-03-10T10:00:00Z",
-            &format!("{}/team/app:2", front.addr),
-            &img.digest,
-        ),
+    let out = enrich_prod(
+        &format!("{}/team/app:2", front.addr),
+        &img.digest,
         &config(reg, &[("ours", &ours)]),
     )
     .await;

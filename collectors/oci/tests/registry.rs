@@ -235,13 +235,9 @@ async fn attested_commit_that_differs_from_the_revision_label_is_invalid() {
     )
     .await
     .unwrap();
-    let out = enrich(
-        snapshot(
-            "prod",
-            "2026-03-10T10:00:00Z",
-            &format!("{}/pay/api:3", server.addr),
-            &img.digest,
-        ),
+    let out = enrich_prod(
+        &format!("{}/pay/api:3", server.addr),
+        &img.digest,
         &config(reg, &[("ci", &ci)]),
     )
     .await;
@@ -362,16 +358,7 @@ async fn registry_down_is_unchecked_never_missing() {
     let mut cfg = config(plain(&addr), &[("k", &key)]);
     cfg.timeout = Duration::from_secs(2);
     let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
-    let out = enrich(
-        snapshot(
-            "prod",
-            "2026-03-10T10:00:00Z",
-            &format!("{addr}/pay/api:1"),
-            &d,
-        ),
-        &cfg,
-    )
-    .await;
+    let out = enrich_prod(&format!("{addr}/pay/api:1"), &d, &cfg).await;
     let a = artifact(&out, &d);
     for v in [
         a.signature.as_ref().unwrap(),
@@ -454,11 +441,7 @@ async fn htpasswd_basic_auth() {
         .unwrap();
     let image = format!("{}/pay/api:1", server.addr);
 
-    let out = enrich(
-        snapshot("prod", "2026-03-10T10:00:00Z", &image, &img.digest),
-        &config(reg.clone(), &[]),
-    )
-    .await;
+    let out = enrich_prod(&image, &img.digest, &config(reg.clone(), &[])).await;
     let a = artifact(&out, &img.digest);
     assert_eq!(a.revision.as_deref(), Some(REVISION));
     assert_eq!(a.tags, ["1"]);
@@ -475,11 +458,7 @@ async fn htpasswd_basic_auth() {
         },
         ..reg
     };
-    let out = enrich(
-        snapshot("prod", "2026-03-10T10:00:00Z", &image, &img.digest),
-        &config(bad, &[]),
-    )
-    .await;
+    let out = enrich_prod(&image, &img.digest, &config(bad, &[])).await;
     let a = artifact(&out, &img.digest);
     assert_eq!(
         a.signature.as_ref().unwrap().status,
@@ -531,11 +510,7 @@ async fn tls_with_a_self_signed_ca_from_the_config() {
         .await
         .unwrap();
     let image = format!("{}/pay/api:1", server.addr);
-    let out = enrich(
-        snapshot("prod", "2026-03-10T10:00:00Z", &image, &img.digest),
-        &config(reg.clone(), &[]),
-    )
-    .await;
+    let out = enrich_prod(&image, &img.digest, &config(reg.clone(), &[])).await;
     assert_eq!(
         artifact(&out, &img.digest).revision.as_deref(),
         Some(REVISION)
@@ -550,11 +525,7 @@ async fn tls_with_a_self_signed_ca_from_the_config() {
         ca_pem: vec![],
         ..reg
     };
-    let out = enrich(
-        snapshot("prod", "2026-03-10T10:00:00Z", &image, &img.digest),
-        &config(untrusted, &[]),
-    )
-    .await;
+    let out = enrich_prod(&image, &img.digest, &config(untrusted, &[])).await;
     let a = artifact(&out, &img.digest);
     assert_eq!(
         a.signature.as_ref().unwrap().status,

@@ -63,6 +63,16 @@ pub fn snapshot(env: &str, time: &str, image: &str, digest: &Digest) -> Snapshot
     .unwrap()
 }
 
+/// [`snapshot`] of prod at 2026-03-10T10:00:00Z running `image` as `digest`, enriched with
+/// `config`: what most registry tests check one artifact of.
+pub async fn enrich_prod(image: &str, digest: &Digest, config: &OciConfig) -> Snapshot {
+    envtrail_collect_oci::enrich(
+        snapshot("prod", "2026-03-10T10:00:00Z", image, digest),
+        config,
+    )
+    .await
+}
+
 pub fn artifact<'a>(s: &'a Snapshot, d: &Digest) -> &'a Artifact {
     s.artifacts
         .iter()
