@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use envtrail_diff::{ArtifactIdentity, Policy};
@@ -12,7 +13,7 @@ use envtrail_model::output::{
     HistoryEvent, IMPORT_SCHEMA, ImportResult, ImportedSnapshot, Report,
 };
 use envtrail_model::view::{EnvironmentState, ReportInput};
-use envtrail_model::{ComponentName, EnvName, Severity, Timestamp};
+use envtrail_model::{ComponentName, ComponentState, EnvName, Severity, Timestamp};
 use envtrail_store::{Store, StoreError};
 
 use crate::args::{Cli, Command, Format, ReportArgs};
@@ -173,6 +174,15 @@ pub(crate) fn open_existing(db: &Path) -> Result<Store> {
 /// Opens (creating if missing) the store at `db`.
 fn open_store(db: &Path) -> Result<Store> {
     Store::open(db).with_context(|| format!("opening store {}", db.display()))
+}
+
+/// Writes `value` as the indented JSON that `render`'s JSON format gives, streamed to stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
 }
 
 pub(crate) fn print(text: &str) -> Result<()> {
@@ -395,33 +405,49 @@ fn asof(cli: &Cli, env: &str, time: &str, evidence: bool) -> Result<Outcome> {
     let env = env_name(env)?;
     let at = envtrail_model::parse_time(time).context("argument TIME")?;
     let state = state_at(&store, &env, at, false)?;
+    let window = envtrail_diff::evidence(&state);
+    let snapshot_id = state.snapshot.id;
+    // The answer takes the states over rather than copying them (a state shared by two
+    // components is copied for the second).
     let components = state
         .components
-        .iter()
-        .map(|(name, entry)| AsOfComponent {
-            component: name.clone(),
-            since: entry.current.from.clone(),
-            state_hash: entry.current.state_hash.clone(),
-            artifacts: entry.current.state.artifact_digests().into_iter().collect(),
-            workloads: entry.current.state.workloads.clone(),
-            infrastructure: entry.current.state.infrastructure.clone(),
+        .into_iter()
+        .map(|(name, entry)| {
+            let current = entry.current;
+            let artifacts = current.state.artifact_digests().into_iter().collect();
+            let ComponentState {
+                workloads,
+                infrastructure,
+            } = Arc::unwrap_or_clone(current.state);
+            AsOfComponent {
+                component: name,
+                since: current.from,
+                state_hash: current.state_hash,
+                artifacts,
+                workloads,
+                infrastructure,
+            }
         })
         .collect();
-    let answer = AsOf {
+    let mut answer = AsOf {
         schema: ASOF_SCHEMA.into(),
         at,
-        evidence: envtrail_diff::evidence(&state),
+        evidence: window,
         components,
-        artifacts: state.artifacts.values().cloned().collect(),
+        artifacts: state.artifacts.into_values().collect(),
         chain: None,
     };
-    let mut answer = answer;
     if evidence {
         let mut ids: Vec<i64> = answer.components.iter().map(|c| c.since.id).collect();
-        ids.push(state.snapshot.id);
+        ids.push(snapshot_id);
         answer.chain = Some(crate::evidence::chain(&store, &ids)?);
     }
-    print(&render::asof(&answer, cli.format)?)?;
+    if cli.format == Format::Json {
+        // Streamed: an answer for thousands of workloads is megabytes of JSON.
+        print_json(&answer)?;
+    } else {
+        print(&render::asof(&answer, cli.format)?)?;
+    }
     Ok(Outcome::Success)
 }
 
