@@ -1055,6 +1055,22 @@ mod tests {
         assert!(store.verify().unwrap().ok);
     }
 
+    #[test]
+    fn an_import_from_inside_the_rayon_pool_hashes_first_and_stores_the_same() {
+        // Writing while hashing would wait for the pool's threads from one of them.
+        let (_dir, mut store) = temp_store();
+        let first = store.import(three("2026-01-01T00:00:00Z", 'b')).unwrap();
+        let next = three("2026-01-01T01:00:00Z", 'c');
+        let (second, ()) = rayon::join(|| store.import(next.clone()).unwrap(), || ());
+        assert!(second.stored);
+        assert_eq!(second.components_changed, 1);
+        assert_eq!(
+            second.snapshot.hash,
+            expected_link(&first.snapshot.hash, next)
+        );
+        assert!(store.verify().unwrap().ok);
+    }
+
     fn expected_link(prev: &str, mut snapshot: Snapshot) -> String {
         snapshot.normalize();
         chain_link(
@@ -1099,7 +1115,7 @@ mod tests {
         let mut changed = three("2026-01-01T01:00:00Z", 'c');
         changed.normalize();
         let states = changed.clone().take_component_states();
-        let quick = crate::prepare::quick_hash(&states[&"web".parse().unwrap()]);
+        let quick = states[&"web".parse().unwrap()].quick_hash();
         store
             .conn
             .execute(

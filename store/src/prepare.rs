@@ -126,7 +126,7 @@ pub(crate) fn component_item(
     open: &HashMap<String, OpenState>,
 ) -> Item {
     let key = name.to_string();
-    let quick = quick_hash(state);
+    let quick = state.quick_hash();
     match open.get(&key) {
         Some(held) if held.quick == Some(quick) => Item {
             key,
@@ -184,11 +184,6 @@ pub(crate) fn artifact_item(artifact: &Artifact) -> Item {
         quick: None,
         unchanged: false,
     }
-}
-
-/// The quick hash of a state (see the module docs).
-pub(crate) fn quick_hash(state: &ComponentState) -> QuickHash {
-    state.quick_hash()
 }
 
 /// The canonical JSON of an item is both what its hash covers and the body the store keeps: one
